@@ -21,9 +21,7 @@ def _controller_reachable() -> bool:
     if shutil.which("juju") is None:
         return False
     try:
-        subprocess.run(
-            ["juju", "show-controller"], check=True, capture_output=True, timeout=60
-        )
+        subprocess.run(["juju", "show-controller"], check=True, capture_output=True, timeout=60)
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError):
         return False
     return True
@@ -47,12 +45,14 @@ def juju(charm_path: pathlib.Path) -> Iterator[jubilant.Juju]:
 
 
 @pytest.fixture(scope="module")
-def backups_user(juju: jubilant.Juju) -> tuple[str, str]:
+def backups_user(juju: jubilant.Juju) -> Iterator[tuple[str, str]]:
     """A controller user with superuser access, made for this test run and removed after."""
     name = f"backups-it-{secrets.token_hex(3)}"
     password = secrets.token_urlsafe(24)
     juju.cli("add-user", name, include_model=False)
-    juju.cli("change-user-password", name, "--no-prompt", include_model=False, stdin=password + "\n")
+    juju.cli(
+        "change-user-password", name, "--no-prompt", include_model=False, stdin=password + "\n"
+    )
     juju.cli("grant", name, "superuser", include_model=False)
     yield name, password
     juju.cli("remove-user", name, "--yes", include_model=False)

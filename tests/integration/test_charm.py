@@ -27,7 +27,7 @@ def test_create_backup_stores_verified_archive(juju: jubilant.Juju, backups_user
 
     assert task.status == "completed"
     archive = task.results["archive"]
-    assert task.results["notes"] == "integration test"
+    assert task.results["metadata"]["notes"] == "integration test"
     check = juju.exec(f"test -s {archive} && echo present", unit=f"{APP}/0")
     assert check.stdout.strip() == "present"
     assert password not in str(task.results)
