@@ -21,7 +21,7 @@ CREATE_TIMEOUT_RANGE = (60, 86400)
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _PEM_CERT = re.compile(
-    r"-----BEGIN CERTIFICATE-----\s*(?P<body>[A-Za-z0-9+/=\s]+?)\s*-----END CERTIFICATE-----"
+    r"-----BEGIN CERTIFICATE-----(?P<body>.*?)-----END CERTIFICATE-----", re.DOTALL
 )
 # host:port with a DNS name, an IPv4 address or a bracketed IPv6 address.
 _HOST_PORT = re.compile(
@@ -223,7 +223,9 @@ def check_ca_cert(pem: str) -> str:
         )
     for block in blocks:
         try:
-            base64.b64decode("".join(block["body"].split()), validate=True)
+            body = "".join(block["body"].split())
+            if not base64.b64decode(body, validate=True):
+                raise ValueError("empty")
         except (binascii.Error, ValueError):
             raise ValueError(
                 "has a certificate block that is not valid base64; copy the ca-cert again"

@@ -508,14 +508,15 @@ def _create_failure(error: JujuError, conn: Connection, username: str) -> Servic
         return UnsupportedControllerError(
             f"controller {version} does not implement Backups.Create ({error})"
         )
+    if isinstance(error, APIError) and "only supported from the controller model" in str(error):
+        # Juju sends this one without an error code.
+        return WrongModelError(
+            f"the controller refused: {error.message.splitlines()[0]}. controller-model-uuid "
+            "must be the controller model's UUID (`juju show-model controller`), or empty"
+        )
     if isinstance(error, NotSupported):
         if "kubernetes" in str(error).lower():
             return _kubernetes(version)
-        if "controller model" in str(error):
-            return WrongModelError(
-                f"the controller refused: {error}. controller-model-uuid must be the "
-                "controller model's UUID (`juju show-model controller`), or empty"
-            )
         return UnsupportedControllerError(f"the controller refused the backup: {error}")
     if isinstance(error, UnsupportedByController):
         return UnsupportedControllerError(str(error))

@@ -2,14 +2,16 @@
 
 What is tested here is the charm's own part: reading config and the credentials secret,
 choosing defaults, turning the service's results and errors into action output and status,
-and remembering the last backup. tests/unit/test_charm_failures.py runs the real service
-(with a fake client) for the messages of each failure.
+and remembering the last backup. tests/functional/test_charm_failures.py runs the real service
+and client against the simulated controller for the messages of each failure.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import json
+import logging
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -653,3 +655,36 @@ def _storage_files(ctx: testing.Context[JujuBackupsCharm], state: testing.State)
     if not root.exists():
         return []
     return sorted(p.name for p in root.iterdir() if p.name != LOCK_NAME)
+
+
+def test_results_never_carry_ca_material(tmp_path: Path) -> None:
+    archive = tmp_path / "b1.tar.gz"
+    archive.write_bytes(b"x")
+    entry = Entry(
+        id="b1",
+        archive=archive,
+        metadata={
+            "id": "b1",
+            "ca-cert": CA,
+            "ca-private-key": "-----BEGIN RSA PRIVATE KEY-----",
+            "notes": "",
+            "ha-nodes": 3,
+        },
+        size=1,
+        started=None,
+        stored_at=datetime.datetime(2026, 12, 4, 15, 19, tzinfo=datetime.timezone.utc),
+        application="juju-backups",
+        trigger="manual",
+        source="10.0.0.1:17070",
+    )
+
+    results = charm_module.backup_results(entry)
+
+    assert results["metadata"] == {"id": "b1", "ha-nodes": "3"}
+    assert results["stored-at"] == "2026-12-04 15:19:00 UTC"
+    assert "PRIVATE" not in json.dumps(results)
+
+
+def test_websocket_frames_stay_out_of_debug_log() -> None:
+    # ops forwards DEBUG records to juju debug-log; websockets logs whole frames at DEBUG.
+    assert logging.getLogger("websockets").getEffectiveLevel() >= logging.INFO
