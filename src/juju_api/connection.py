@@ -6,6 +6,7 @@ import inspect
 import json
 import logging
 import re
+import ssl
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -450,8 +451,16 @@ def _open(endpoint: str, ca_cert: str, model_uuid: str | None, timeout: float) -
     host, port = split_endpoint(endpoint)
     netloc = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     path = f"/model/{model_uuid}/api" if model_uuid else "/api"
+    tls = pinned_context(ca_cert)
+    # websockets' sync client reads the socket in a background thread while the caller writes
+    # to it. With TLS 1.3 the server's post-handshake messages (session tickets, which Go
+    # servers send) are processed by that reader while the caller writes the opening
+    # handshake: OpenSSL objects are not safe for that, and the handshake can stall so badly
+    # that the connection cannot even be torn down (seen about once in 150 connects). TLS 1.2
+    # has no post-handshake messages; Juju's API servers accept it (their minimum).
+    tls.maximum_version = ssl.TLSVersion.TLSv1_2
     options: dict[str, Any] = {
-        "ssl": pinned_context(ca_cert),
+        "ssl": tls,
         "server_hostname": SERVER_NAME,
         "open_timeout": timeout,
         "close_timeout": min(timeout, 5.0),

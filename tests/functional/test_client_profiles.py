@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-import io
+import json
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,13 +19,23 @@ from tests.jujusim import KNOWN_VERSIONS, Simulator
 ARCHIVE = 256 << 10
 CAPABILITIES = {
     "2.3.4": {"create", "info", "list", "remove", "prepare-restore", "restore", "finish-restore"},
-    "2.8.11": {"create", "info", "list", "remove", "prepare-restore", "restore",
-               "finish-restore", "upload", "keep-copy", "no-download"},
+    "2.8.11": {
+        "create",
+        "info",
+        "list",
+        "remove",
+        "prepare-restore",
+        "restore",
+        "finish-restore",
+        "upload",
+        "keep-copy",
+        "no-download",
+    },
     "2.9.22": {"create"},
     "2.9.60": {"create"},
     "3.6.27": {"create"},
     "4.0.14": set(),
-}  # fmt: skip
+}
 FACADE_VERSION = {"2.3.4": 1, "2.8.11": 2, "2.9.22": 2, "2.9.60": 3, "3.6.27": 3, "4.0.14": 3}
 METHOD_CALLS = {
     "info": ("Info", lambda b: b.info("20240101-000000.x")),
@@ -112,8 +122,9 @@ def test_login_and_find_the_controller_model(make_sim: MakeSim, version: str):
 
 
 @pytest.mark.parametrize("version", [v for v in KNOWN_VERSIONS if CAPABILITIES[v]])
-def test_create_download_and_verify(make_sim: MakeSim, version: str, tmp_path: Path,
-                                    model_conn: list[Connection]):  # fmt: skip
+def test_create_download_and_verify(
+    make_sim: MakeSim, version: str, tmp_path: Path, model_conn: list[Connection]
+):
     sim = start(make_sim, version)
     conn = connect_controller_model(sim, model_conn)
     b = Backups(conn)
@@ -131,9 +142,12 @@ def test_create_download_and_verify(make_sim: MakeSim, version: str, tmp_path: P
     seen: list[int] = []
     dest = tmp_path / "archive.tar.gz"
     result = conn.download(
-        b.download_id(meta), dest, expected_checksum=meta.checksum, expected_size=meta.size,
+        b.download_id(meta),
+        dest,
+        expected_checksum=meta.checksum,
+        expected_size=meta.size,
         progress=lambda n, _total: seen.append(n),
-    )  # fmt: skip
+    )
     assert result == juju_api.DownloadResult(dest, meta.size, meta.checksum)
     assert seen[-1] == meta.size
     assert sorted(p.name for p in tmp_path.iterdir()) == ["archive.tar.gz"]
@@ -143,15 +157,17 @@ def test_create_download_and_verify(make_sim: MakeSim, version: str, tmp_path: P
         assert "juju-backup/root.tar" in names
         member = tar.extractfile("juju-backup/metadata.json")
         assert member is not None
-        assert io.BytesIO(member.read()).getvalue()
+        inside = json.loads(member.read())
+    assert inside["Notes"] == meta.notes
     # The request went where and how the real protocol says.
     http = [c for c in sim.calls if c.facade == "HTTP"]
     assert [c.params["id"] for c in http] == [b.download_id(meta)]
 
 
 @pytest.mark.parametrize("version", ["2.9.22", "2.9.60", "3.6.27"])
-def test_a_file_archive_downloads_only_once(make_sim: MakeSim, version: str, tmp_path: Path,
-                                            model_conn: list[Connection]):  # fmt: skip
+def test_a_file_archive_downloads_only_once(
+    make_sim: MakeSim, version: str, tmp_path: Path, model_conn: list[Connection]
+):
     sim = start(make_sim, version)
     conn = connect_controller_model(sim, model_conn)
     b = Backups(conn)
@@ -167,8 +183,9 @@ def test_a_file_archive_downloads_only_once(make_sim: MakeSim, version: str, tmp
 
 
 @pytest.mark.parametrize("version", KNOWN_VERSIONS)
-def test_refusals_before_sending(make_sim: MakeSim, version: str, tmp_path: Path,
-                                 model_conn: list[Connection]):  # fmt: skip
+def test_refusals_before_sending(
+    make_sim: MakeSim, version: str, tmp_path: Path, model_conn: list[Connection]
+):
     sim = start(make_sim, version)
     conn = connect_controller_model(sim, model_conn)
     b = Backups(conn)
@@ -193,10 +210,21 @@ def test_refusals_before_sending(make_sim: MakeSim, version: str, tmp_path: Path
         archive = tmp_path / "a.tar.gz"
         archive.write_bytes(b"x")
         meta = juju_api.BackupMetadata.from_wire(
-            {"id": "x", "checksum": "c", "checksum-format": "f", "size": 1, "stored": None,
-             "started": None, "finished": None, "notes": "", "model": "m", "machine": "0",
-             "hostname": "h", "version": version}
-        )  # fmt: skip
+            {
+                "id": "x",
+                "checksum": "c",
+                "checksum-format": "f",
+                "size": 1,
+                "stored": None,
+                "started": None,
+                "finished": None,
+                "notes": "",
+                "model": "m",
+                "machine": "0",
+                "hostname": "h",
+                "version": version,
+            }
+        )
         with pytest.raises(e.UnsupportedByController, match="upload"):
             juju_api.upload_backup(conn, archive, meta)
         refused += 1
@@ -212,14 +240,24 @@ def test_refusals_before_sending(make_sim: MakeSim, version: str, tmp_path: Path
         ("2.9.22", "Restore", {"backup-id": "x"}, e.APIError, "juju-restore"),
         ("2.9.60", "Info", {"id": "x"}, e.NotSupported, "stored in the controller database"),
         ("3.6.27", "List", {}, e.NotImplementedByController, "Backups(3).List"),
-        ("4.0.14", "Create", {"notes": "", "no-download": False}, e.NotImplementedByController,
-         "Dqlite"),
+        (
+            "4.0.14",
+            "Create",
+            {"notes": "", "no-download": False},
+            e.NotImplementedByController,
+            "Dqlite",
+        ),
     ],
-)  # fmt: skip
+)
 def test_the_controller_really_refuses_what_the_client_refuses(
-    make_sim: MakeSim, version: str, method: str, params: dict[str, object],
-    error: type[e.APIError], text: str, model_conn: list[Connection],
-):  # fmt: skip
+    make_sim: MakeSim,
+    version: str,
+    method: str,
+    params: dict[str, object],
+    error: type[e.APIError],
+    text: str,
+    model_conn: list[Connection],
+):
     """Bypass the client's refusal with a raw call: the simulator answers as the release does."""
     sim = start(make_sim, version)
     conn = connect_controller_model(sim, model_conn)
@@ -229,17 +267,26 @@ def test_the_controller_really_refuses_what_the_client_refuses(
 
 def test_backups_only_on_the_controller_model(make_sim: MakeSim):
     sim = start(make_sim, "3.6.27")
-    with juju_api.connect(
-        sim.endpoints, sim.ca_cert, sim.username, sim.password, model_uuid=sim.default_model_uuid
-    ) as conn:
-        with pytest.raises(e.APIError, match="only supported from the controller model"):
-            Backups(conn).create()
+    with (
+        juju_api.connect(
+            sim.endpoints,
+            sim.ca_cert,
+            sim.username,
+            sim.password,
+            model_uuid=sim.default_model_uuid,
+        ) as conn,
+        pytest.raises(e.APIError, match="only supported from the controller model"),
+    ):
+        Backups(conn).create()
 
 
 def test_unknown_model_is_not_found(make_sim: MakeSim):
     sim = start(make_sim, "3.6.27")
     with pytest.raises(e.NotFound, match="unknown model"):
         juju_api.connect(
-            sim.endpoints, sim.ca_cert, sim.username, sim.password,
+            sim.endpoints,
+            sim.ca_cert,
+            sim.username,
+            sim.password,
             model_uuid="00000000-0000-4000-8000-000000000000",
-        )  # fmt: skip
+        )

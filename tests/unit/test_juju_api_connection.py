@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import ssl
 from collections.abc import Callable
 from typing import Any
 
@@ -627,3 +628,69 @@ def test_flatten_servers_skips_junk():
                [{"Address": {"value": "b"}, "port": 4, "scope": "public"}]]  # fmt: skip
     assert jc.flatten_servers(servers) == ["b:4", "a:1"]
     assert jc.flatten_servers(None) == []
+
+
+# -- the transport options handed to websockets ----------------------------------------------
+
+
+def test_open_pins_the_ca_and_the_name(monkeypatch: pytest.MonkeyPatch):
+    seen: dict[str, Any] = {}
+
+    def fake_connect(uri: str, **options: Any) -> Any:
+        seen["uri"] = uri
+        seen.update(options)
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    monkeypatch.setattr(jc, "ws_connect", fake_connect)
+    with pytest.raises(e.ConnectionFailed, match="Connection refused"):
+        jc._open("[fd00::1]:17070", CA, MODEL_UUID, 7.0)
+    assert seen["uri"] == f"wss://[fd00::1]:17070/model/{MODEL_UUID}/api"
+    assert seen["server_hostname"] == "juju-apiserver"
+    assert seen["max_size"] == 64 << 20
+    assert seen["open_timeout"] == 7.0
+    ctx = seen["ssl"]
+    assert ctx.verify_mode == ssl.CERT_REQUIRED
+    assert ctx.check_hostname is True
+    assert ctx.maximum_version == ssl.TLSVersion.TLSv1_2
+    # Exactly the given CA is trusted, not the system store.
+    assert len(ctx.get_ca_certs()) == 1
+    if "proxy" in jc._WS_OPTIONS:
+        assert seen["proxy"] is None
+
+
+@pytest.mark.parametrize(
+    ("raised", "error", "text"),
+    [
+        (ssl.SSLCertVerificationError(1, "certificate verify failed"), e.TLSVerificationFailed,
+         "juju-apiserver"),
+        (ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number"),
+         e.TLSVerificationFailed, "TLS"),
+        (ssl.SSLEOFError(8, "EOF occurred in violation of protocol"), e.ConnectionFailed, "h:1"),
+        (TimeoutError(), e.ConnectionFailed, "no answer within 7 s"),
+        (ConnectionRefusedError(111, "Connection refused"), e.ConnectionFailed, "refused"),
+    ],
+)  # fmt: skip
+def test_open_failures_are_typed(
+    monkeypatch: pytest.MonkeyPatch, raised: Exception, error: type[e.JujuError], text: str
+):
+    def fake_connect(uri: str, **options: Any) -> Any:
+        raise raised
+
+    monkeypatch.setattr(jc, "ws_connect", fake_connect)
+    with pytest.raises(error, match=text) as exc:
+        jc._open("h:1", CA, None, 7.0)
+    if error is e.ConnectionFailed:
+        assert type(exc.value) is e.ConnectionFailed
+
+
+def test_controller_path_without_model(monkeypatch: pytest.MonkeyPatch):
+    seen: list[str] = []
+
+    def fake_connect(uri: str, **options: Any) -> Any:
+        seen.append(uri)
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    monkeypatch.setattr(jc, "ws_connect", fake_connect)
+    with pytest.raises(e.ConnectionFailed):
+        jc._open("10.0.0.1:17070", CA, None, 1)
+    assert seen == ["wss://10.0.0.1:17070/api"]
