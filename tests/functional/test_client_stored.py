@@ -122,12 +122,6 @@ def test_a_backup_not_kept_downloads_once(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="jujusim bug: its upload endpoint wants multipart/related (Juju sends and accepts "
-    "multipart/form-data) and refuses the metadata's version string (version.Number "
-    "marshals as a string)",
-)
 def test_upload_on_2_8(make_sim: MakeSim, opened: list[Connection], tmp_path: Path):
     sim = start(make_sim, "2.8.11")
     conn = model_connect(sim, opened)

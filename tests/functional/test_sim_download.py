@@ -248,3 +248,23 @@ def test_upload_is_refused_with_an_id_or_from_29(make_sim: MakeSim):
     )
     assert refused.status == 500
     assert refused.json()["code"] == "not supported"
+
+
+def test_download_without_a_body_is_refused_and_recorded(make_sim: MakeSim):
+    sim = make_sim("3.6.27", archive_size=64 << 10)
+    meta = create(sim)
+    got = http_request(
+        sim.endpoints[0],
+        sim.ca_cert,
+        "GET",
+        f"/model/{sim.controller_model_uuid}/backups",
+        headers={
+            "Authorization": basic_auth(sim.username, sim.password),
+            "Content-Type": "application/json",
+        },
+    )
+    assert got.status == 500
+    assert got.json()["message"] == "while de-serializing args: unexpected end of JSON input"
+    assert Path(meta["filename"]).exists()
+    assert any("not JSON" in v for v in sim.violations)
+    sim.violations.clear()

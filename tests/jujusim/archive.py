@@ -10,6 +10,7 @@ import json
 import os
 import tarfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -38,47 +39,58 @@ class _HashingWriter(io.RawIOBase):
         return True
 
     def write(self, b: Any) -> int:
-        data = bytes(b)
-        self._raw.write(data)
-        self.sha1.update(data)
-        self.size += len(data)
-        return len(data)
-
-
-class _RandomReader(io.RawIOBase):
-    """Incompressible bytes, so the archive's size is real."""
-
-    def __init__(self, size: int) -> None:
-        self._left = size
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        n = min(len(buffer), self._left, CHUNK)
-        if n <= 0:
-            return 0
-        buffer[:n] = os.urandom(n)
-        self._left -= n
+        self._raw.write(b)
+        self.sha1.update(b)
+        n = memoryview(b).nbytes
+        self.size += n
         return n
 
 
-def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes, mtime: float) -> None:
+def _random_chunks(size: int) -> Iterator[bytes]:
+    """Incompressible bytes, so the archive's size is real, made fast enough for 1 GiB.
+
+    Chunks are slices of one random pool taken at shifting offsets: no compressor window
+    reaches back far enough to see a repeat, and generating them costs nothing.
+    """
+    pool_size = 8 << 20
+    pool = memoryview(os.urandom(pool_size + CHUNK))
+    count = 0
+    while size > 0:
+        n = min(size, CHUNK)
+        offset = (count * 7919 * 64) % pool_size
+        yield bytes(pool[offset : offset + n])
+        count += 1
+        size -= n
+
+
+def _member(name: str, size: int, mtime: float, kind: bytes = tarfile.REGTYPE) -> bytes:
     info = tarfile.TarInfo(name)
-    info.size = len(data)
+    info.size = size
     info.mtime = int(mtime)
-    info.mode = 0o600
-    tar.addfile(info, io.BytesIO(data))
+    info.mode = 0o700 if kind == tarfile.DIRTYPE else 0o600
+    info.type = kind
+    return info.tobuf(tarfile.GNU_FORMAT)
+
+
+def _padding(size: int) -> bytes:
+    return b"\0" * (-size % tarfile.BLOCKSIZE)
 
 
 def _root_tar(mtime: float) -> bytes:
     """A small but real root.tar: the controller files Juju puts there."""
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w") as tar:
-        _add_bytes(tar, "var/lib/juju/server.pem", b"(simulated server certificate)\n", mtime)
-        _add_bytes(tar, "var/lib/juju/system-identity", b"(simulated identity)\n", mtime)
-        _add_bytes(tar, "var/lib/juju/nonce.txt", b"user-admin:bootstrap\n", mtime)
-        _add_bytes(tar, "etc/init/juju-db.conf", b"# simulated\n", mtime)
+        for name, data in [
+            ("var/lib/juju/server.pem", b"(simulated server certificate)\n"),
+            ("var/lib/juju/system-identity", b"(simulated identity)\n"),
+            ("var/lib/juju/nonce.txt", b"user-admin:bootstrap\n"),
+            ("etc/init/juju-db.conf", b"# simulated\n"),
+        ]:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mtime = int(mtime)
+            info.mode = 0o600
+            tar.addfile(info, io.BytesIO(data))
     return out.getvalue()
 
 
@@ -86,29 +98,23 @@ def build(path: Path, size: int, metadata: dict[str, Any]) -> BuiltArchive:
     """Write an archive of about `size` bytes at `path` (replacing any file there)."""
     mtime = time.time()
     payload = max(0, size - _OVERHEAD)
-    # Level 0 stores the random payload as it is: fast, and the size stays what was asked.
+    small = [
+        ("juju-backup/metadata.json", json.dumps(metadata, indent=1).encode()),
+        ("juju-backup/root.tar", _root_tar(mtime)),
+        ("juju-backup/dump/admin/system.version.bson", os.urandom(512)),
+    ]
     with open(path, "wb") as raw:
         hashing = _HashingWriter(raw)
-        with (
-            gzip.GzipFile(filename="", mode="wb", fileobj=hashing, compresslevel=0) as gz,
-            tarfile.open(fileobj=gz, mode="w|", bufsize=CHUNK) as tar,
-        ):
-            info = tarfile.TarInfo("juju-backup")
-            info.type = tarfile.DIRTYPE
-            info.mode = 0o700
-            info.mtime = int(mtime)
-            tar.addfile(info)
-            meta = json.dumps(metadata, indent=1).encode()
-            _add_bytes(tar, "juju-backup/metadata.json", meta, mtime)
-            _add_bytes(tar, "juju-backup/root.tar", _root_tar(mtime), mtime)
-            _add_bytes(tar, "juju-backup/dump/admin/system.version.bson", os.urandom(512), mtime)
-            dump = tarfile.TarInfo("juju-backup/dump/juju/txns.bson")
-            dump.size = payload
-            dump.mtime = int(mtime)
-            dump.mode = 0o600
-            tar.addfile(dump, _RandomReader(payload))  # pyright: ignore[reportArgumentType]
-        raw.flush()
-        os.fsync(raw.fileno())
+        # Level 0 stores the random payload as it is: fast, and the size stays what was asked.
+        # The tar stream is written by hand: tarfile's stream writer is slow for a GiB.
+        with gzip.GzipFile(filename="", mode="wb", fileobj=hashing, compresslevel=0) as gz:
+            gz.write(_member("juju-backup", 0, mtime, tarfile.DIRTYPE))
+            for name, data in small:
+                gz.write(_member(name, len(data), mtime) + data + _padding(len(data)))
+            gz.write(_member("juju-backup/dump/juju/txns.bson", payload, mtime))
+            for chunk in _random_chunks(payload):
+                gz.write(chunk)
+            gz.write(_padding(payload) + b"\0" * (2 * tarfile.BLOCKSIZE))
     return BuiltArchive(
         path=path, size=hashing.size, checksum=base64.b64encode(hashing.sha1.digest()).decode()
     )

@@ -175,9 +175,9 @@ class BackupsEndpoint:
             raise HttpError(500, f'expected Content-Type "application/json", got "{ctype}"')
         try:
             args = json.loads(body)
-        except ValueError as err:
+        except ValueError:
             self.violation(f"download body is not JSON: {body[:200]!r}")
-            raise HttpError(500, f"while de-serializing args: {err}") from None
+            raise HttpError(500, f"while de-serializing args: {_go_json_error(body)}") from None
         backup_id = args.get("id") if isinstance(args, dict) else None
         if not isinstance(args, dict) or not isinstance(backup_id, str):
             self.violation(f"download args off-schema: {args!r}")
@@ -296,7 +296,9 @@ class BackupsEndpoint:
             key, _, value = param.strip().partition("=")
             if key.lower() == "boundary":
                 boundary = value.strip('"')
-        if media.strip().lower() != "multipart/related" or not boundary:
+        # Juju's httpattachment reader takes any multipart/* type (its own client sends
+        # multipart/form-data from httpattachment.NewBody); anything else is refused.
+        if not media.strip().lower().startswith("multipart/") or not boundary:
             self.violation(f"upload with Content-Type {ctype!r}")
             raise HttpError(500, f'unexpected media type "{media.strip()}"')
         tmp = ctl.store_dir / f".upload-{uuid.uuid4().hex}.part"
@@ -420,3 +422,11 @@ class MultipartStream:
 async def _maybe_await(value: Any) -> None:
     if isinstance(value, Awaitable):
         await value
+
+
+def _go_json_error(body: bytes) -> str:
+    """What Go's json.Unmarshal says about a body that is not JSON (roughly)."""
+    text = body.strip()
+    if not text:
+        return "unexpected end of JSON input"
+    return f"invalid character {chr(text[0])!r} looking for beginning of value"

@@ -9,6 +9,7 @@ import secrets
 import shutil
 import tempfile
 import threading
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
@@ -43,6 +44,8 @@ class Simulator:
         self.juju_version = juju_version
         self._pki = make_pki()
         self._root = Path(tempfile.mkdtemp(prefix="jujusim-"))
+        # Backup dirs go away with the simulator even if nobody calls stop().
+        self._cleanup = weakref.finalize(self, shutil.rmtree, self._root, ignore_errors=True)
         self.controller = Controller(
             profile=self.profile,
             root=self._root,
@@ -104,7 +107,7 @@ class Simulator:
             thread.join(timeout=30)
             if not thread.is_alive():
                 loop.close()
-        shutil.rmtree(self._root, ignore_errors=True)
+        self._cleanup()
 
     async def _stop_nodes(self) -> None:
         await asyncio.gather(*(node.stop() for node in self._nodes), return_exceptions=True)

@@ -20,11 +20,13 @@ from websockets.sync.client import ClientConnection, connect
 SERVER_NAME = "juju-apiserver"
 
 
-def tls_context(ca_cert: str) -> ssl.SSLContext:
+def tls_context(ca_cert: str, *, max_tls12: bool = False) -> ssl.SSLContext:
     """Trust exactly this CA, and check the server's name as Juju's clients do."""
     ctx = ssl.create_default_context(cadata=ca_cert)
     ctx.check_hostname = True
     ctx.verify_mode = ssl.CERT_REQUIRED
+    if max_tls12:
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
     return ctx
 
 
@@ -35,7 +37,11 @@ class RawRpc:
         path = f"/model/{model_uuid}/api" if model_uuid else "/api"
         connection = connect(
             f"wss://{endpoint}{path}",
-            ssl=tls_context(ca_cert),
+            # websockets' sync client reads in a thread while the caller writes; with TLS 1.3
+            # the reader handles the server's post-handshake session tickets (the simulator
+            # sends them, as Go servers do) and OpenSSL is not safe for that: about one
+            # connection in a few hundred stalls. TLS 1.2 has no post-handshake messages.
+            ssl=tls_context(ca_cert, max_tls12=True),
             server_hostname=SERVER_NAME,
             max_size=64 << 20,
             open_timeout=10,
