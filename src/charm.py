@@ -8,6 +8,7 @@ work itself is in service.py.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Callable
@@ -18,16 +19,44 @@ from typing import Any
 
 import ops
 import pydantic
+from charms.juju_backups.v0.backups import (
+    BackupRequest,
+    BackupRequestedEvent,
+    BackupsProvider,
+    LastBackup,
+)
 
 import lock
+import notes
+import reports
+import retention
+import schedule
 from catalogue import Catalogue, Entry
-from config import CharmConfig, CreateBackupParams, config_error_message, parse_credentials
+from config import (
+    CharmConfig,
+    CreateBackupParams,
+    ListBackupsParams,
+    PruneBackupsParams,
+    RemoveBackupsParams,
+    RestoreParams,
+    ShowBackupParams,
+    config_error_message,
+    parse_credentials,
+)
+from inventory import parse_ids
+from restore import STATE_FILE as RESTORE_STATE
+from restore import RestoreService, read_state
 from service import (
     DEFAULT_AGENTS_DIR,
     AlreadyRunningError,
     BackupService,
     ControllerAccess,
+    ControllerFacts,
+    DownloadFailedError,
+    NotEnoughSpaceError,
+    OperatorFixError,
     ServiceError,
+    UnavailableError,
     agent_conf_path,
     ca_from_agent_conf,
     endpoints_from_env,
@@ -41,7 +70,12 @@ logger = logging.getLogger(__name__)
 logging.getLogger("websockets").setLevel(logging.INFO)
 
 STORAGE = "archives"
+RELATION = "backups"
 LOCK_NAME = ".juju-backups.lock"
+# Failed scheduled runs kept for the status; older ones are only counted.
+MAX_SCHEDULED_FAILURES = 10
+# A failure's reason in the status is cut here: the full text is in juju debug-log.
+STATUS_REASON_LENGTH = 120
 # Keys that must never reach an action result, whatever the controller sent.
 _CA_KEYS = frozenset({"ca-cert", "ca-private-key"})
 # How the wire writes "no time" (3.x controllers never set "stored"): not worth showing.
@@ -72,23 +106,89 @@ class Problem:
         return {"message": self.message, "kind": self.kind, "at": self.at}
 
 
+@dataclass(frozen=True)
+class Scheduling:
+    """The leader's record of its schedule, kept in StoredState for the status.
+
+    Attributes:
+        expr: the schedule the cron entry was written for.
+        since: when this unit started scheduling it (ISO 8601, UTC).
+        last_run: when the last scheduled run started (ISO 8601), "" before the first.
+        failures: the newest failed runs since the last success, oldest first: "at" (ISO
+            8601) and "reason".
+        failed_count: how many runs failed since the last success (failures keeps only the
+            newest MAX_SCHEDULED_FAILURES).
+    """
+
+    expr: str
+    since: str
+    last_run: str = ""
+    failures: tuple[tuple[str, str], ...] = ()
+    failed_count: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "expr": self.expr,
+            "since": self.since,
+            "last-run": self.last_run,
+            "failures": [{"at": at, "reason": reason} for at, reason in self.failures],
+            "failed-count": self.failed_count,
+        }
+
+    @classmethod
+    def from_dict(cls, stored: Any) -> Scheduling:
+        return cls(
+            expr=str(stored["expr"]),
+            since=str(stored["since"]),
+            last_run=str(stored.get("last-run", "")),
+            failures=tuple((str(f["at"]), str(f["reason"])) for f in stored.get("failures", [])),
+            failed_count=int(stored.get("failed-count", 0)),
+        )
+
+
+class ScheduledBackupEvent(ops.EventBase):
+    """The leader's cron entry is due: juju-exec dispatched hooks/scheduled-backup."""
+
+
+class JujuBackupsCharmEvents(ops.CharmEvents):
+    """Juju's events, and the one the charm's cron entry dispatches."""
+
+    scheduled_backup = ops.EventSource(ScheduledBackupEvent)
+
+
 class JujuBackupsCharm(ops.CharmBase):
     """Operates backups of a Juju controller."""
 
+    on = JujuBackupsCharmEvents()
     _stored = ops.StoredState()
     agents_dir: Path = DEFAULT_AGENTS_DIR
+    cron_dir: Path = Path("/etc/cron.d")
 
     def __init__(self, framework: ops.Framework) -> None:
         super().__init__(framework)
-        self._stored.set_default(last_backup=None, problem=None)
+        self._stored.set_default(last_backup=None, problem=None, scheduling=None)
+        self.backups_relation = BackupsProvider(
+            self, RELATION, last_backup=self._last_backup_summary
+        )
         framework.observe(self.on.install, self._on_install)
         framework.observe(self.on.start, self._on_start)
         framework.observe(self.on.upgrade_charm, self._on_upgrade_charm)
         framework.observe(self.on[STORAGE].storage_attached, self._on_storage_attached)
         framework.observe(self.on.config_changed, self._on_config_changed)
+        framework.observe(self.on.leader_elected, self._on_leader_elected)
+        framework.observe(self.on.leader_settings_changed, self._on_leader_settings_changed)
         framework.observe(self.on.secret_changed, self._on_secret_changed)
         framework.observe(self.on.update_status, self._on_update_status)
+        framework.observe(self.on.stop, self._on_stop)
+        framework.observe(self.on.remove, self._on_remove)
+        framework.observe(self.on.scheduled_backup, self._on_scheduled_backup)
+        framework.observe(self.backups_relation.on.backup_requested, self._on_backup_requested)
         framework.observe(self.on.create_backup_action, self._on_create_backup_action)
+        framework.observe(self.on.prune_backups_action, self._on_prune_backups_action)
+        framework.observe(self.on.list_backups_action, self._on_list_backups_action)
+        framework.observe(self.on.show_backup_action, self._on_show_backup_action)
+        framework.observe(self.on.remove_backups_action, self._on_remove_backups_action)
+        framework.observe(self.on.restore_action, self._on_restore_action)
         framework.observe(self.on.collect_unit_status, self._on_collect_unit_status)
 
     def _on_install(self, _: ops.InstallEvent) -> None:
@@ -96,16 +196,30 @@ class JujuBackupsCharm(ops.CharmBase):
 
     def _on_start(self, _: ops.StartEvent) -> None:
         self._clean_up_storage()
+        self._update_cron()
 
     def _on_upgrade_charm(self, _: ops.UpgradeCharmEvent) -> None:
         self._clean_up_storage()
+        # The entry names the charm directory and the dispatch line: rewrite it as this
+        # version writes it.
+        self._update_cron()
 
     def _on_storage_attached(self, _: ops.StorageAttachedEvent) -> None:
         self._clean_up_storage()
 
     def _on_config_changed(self, _: ops.ConfigChangedEvent) -> None:
+        self._update_cron()
+        self._apply_retention()
         # The operator may just have fixed what the last failure asked for: check again.
         self._check_controller()
+        self._serve_backup_requests()
+
+    def _on_leader_elected(self, _: ops.LeaderElectedEvent) -> None:
+        self._update_cron()
+
+    def _on_leader_settings_changed(self, _: ops.LeaderSettingsChangedEvent) -> None:
+        # Only non-leaders see this: the entry goes with leadership.
+        self._update_cron()
 
     def _on_secret_changed(self, event: ops.SecretChangedEvent) -> None:
         # Track the new revision, otherwise the unit keeps reading the content it first saw.
@@ -115,11 +229,61 @@ class JujuBackupsCharm(ops.CharmBase):
             logger.warning("cannot read the changed secret %s: %s", event.secret.id, error)
             return
         self._check_controller()
+        self._serve_backup_requests()
 
     def _on_update_status(self, _: ops.UpdateStatusEvent) -> None:
+        self._finish_interrupted_restore()
         problem = self._problem()
         if problem is not None and problem.kind == "waiting":
             self._check_controller()
+        # Juju has no event for losing leadership (leader-settings-changed may never come):
+        # a former leader drops its entry here at the latest.
+        self._update_cron()
+        self._serve_backup_requests()
+
+    def _on_stop(self, _: ops.StopEvent) -> None:
+        self._remove_cron()
+
+    def _on_remove(self, _: ops.RemoveEvent) -> None:
+        self._remove_cron()
+
+    def _on_scheduled_backup(self, _: ScheduledBackupEvent) -> None:
+        if not self.unit.is_leader():
+            logger.info("scheduled backup skipped: only the leader takes scheduled backups")
+            self._update_cron()
+            return
+        started = _utcnow()
+        self._record_scheduled_run(started)
+        try:
+            config = self._load_config()
+            access = self._controller_access(config)
+            root = self._storage_root()
+        except CharmSetupError as error:
+            logger.error("scheduled backup not taken: %s", error)
+            self._record_scheduled_failure(started, str(error))
+            return
+        service = self._service(config, access, root)
+        try:
+            entry = service.create(
+                self._notes_maker(config, "scheduled"),
+                keep_copy=config.keep_copy,
+                trigger="scheduled",
+            )
+        except AlreadyRunningError as error:
+            logger.info("scheduled backup skipped: %s", error)
+            return
+        except ServiceError as error:
+            logger.error("scheduled backup failed: %s", error)
+            self._record_scheduled_failure(started, str(error))
+            if error.blocked or error.retryable:
+                self._remember_failure(error)
+            return
+        logger.info("scheduled backup %s stored (%s)", entry.id, human_size(entry.size))
+        self._record_scheduled_success()
+        self._after_backup(entry, config, root, publish=True)
+
+    def _on_backup_requested(self, _: BackupRequestedEvent) -> None:
+        self._serve_backup_requests()
 
     def _on_create_backup_action(self, event: ops.ActionEvent) -> None:
         params = event.load_params(CreateBackupParams, errors="fail")
@@ -132,8 +296,12 @@ class JujuBackupsCharm(ops.CharmBase):
             return
         keep_copy = config.keep_copy if params.keep_copy is None else params.keep_copy
         service = self._service(config, access, root, log=_progress_logger(event.log))
+        # Notes given with the action say more than the template would.
+        backup_notes = (
+            notes.clean(params.notes) if params.notes else self._notes_maker(config, "manual")
+        )
         try:
-            entry = service.create(params.notes, keep_copy=keep_copy, trigger="manual")
+            entry = service.create(backup_notes, keep_copy=keep_copy, trigger="manual")
         except AlreadyRunningError as error:
             # The operation holding the lock will report for itself.
             event.fail(str(error))
@@ -142,8 +310,91 @@ class JujuBackupsCharm(ops.CharmBase):
             self._remember_failure(error)
             event.fail(str(error))
             return
-        self._remember_backup(entry)
         event.set_results(backup_results(entry))
+        self._after_backup(entry, config, root, publish=True)
+
+    def _on_prune_backups_action(self, event: ops.ActionEvent) -> None:
+        params = event.load_params(PruneBackupsParams, errors="fail")
+        try:
+            config = self._load_config()
+            root = self._storage_root()
+        except CharmSetupError as error:
+            event.fail(str(error))
+            return
+        try:
+            chosen = self._prune(config, root, dry_run=params.dry_run)
+            total = len(self._own_archives(root))
+        except lock.Busy as busy:
+            event.fail(
+                f"another operation is running on this unit: {busy.holder}; run prune-backups "
+                "again when it has finished"
+            )
+            return
+        except OSError as error:
+            event.fail(f"cannot read the {STORAGE} storage: {error}")
+            return
+        verb = "would remove" if params.dry_run else "removed"
+        for entry in chosen:
+            _progress_logger(event.log)(f"{verb} {_describe_archive(entry)}")
+        policy = retention.describe(
+            application=self.app.name,
+            keep_count=config.retention_count,
+            keep_days=config.retention_days,
+        )
+        event.set_results(
+            prune_results(chosen, dry_run=params.dry_run, policy=policy, remaining=total)
+        )
+
+    def _on_list_backups_action(self, event: ops.ActionEvent) -> None:
+        params = event.load_params(ListBackupsParams, errors="fail")
+        try:
+            service = self._service(*self._setup_for_backups(), log=_progress_logger(event.log))
+            listing = service.list_backups()
+        except (CharmSetupError, ServiceError) as error:
+            event.fail(str(error))
+            return
+        event.set_results(reports.listing_results(listing, params.format))
+
+    def _on_show_backup_action(self, event: ops.ActionEvent) -> None:
+        params = event.load_params(ShowBackupParams, errors="fail")
+        try:
+            service = self._service(*self._setup_for_backups(), log=_progress_logger(event.log))
+            details = service.show_backup(params.backup_id.strip())
+        except (CharmSetupError, ServiceError) as error:
+            event.fail(str(error))
+            return
+        event.set_results(reports.details_results(details))
+
+    def _on_remove_backups_action(self, event: ops.ActionEvent) -> None:
+        params = event.load_params(RemoveBackupsParams, errors="fail")
+        try:
+            service = self._service(*self._setup_for_backups(), log=_progress_logger(event.log))
+            removal = service.remove_backups(parse_ids(params.backup_ids))
+        except (CharmSetupError, ServiceError) as error:
+            event.fail(str(error))
+            return
+        event.set_results(reports.removal_results(removal))
+        if removal.failed:
+            # The results still say what was removed; failing makes the rest hard to miss.
+            event.fail(reports.removal_failure(removal))
+
+    def _on_restore_action(self, event: ops.ActionEvent) -> None:
+        params = event.load_params(RestoreParams, errors="fail")
+        backup_id, unit = params.backup_id.strip(), self.unit.name
+        try:
+            config, access, root = self._setup_for_backups()
+            service = self._restore_service(
+                config, access, root, params.timeout, log=_progress_logger(event.log)
+            )
+            if params.confirm:
+                results = reports.outcome_results(service.restore(backup_id, unit=unit))
+            else:
+                plan = service.check_restore(backup_id, unit=unit)
+                results = reports.plan_results(plan, timeout=params.timeout, unit=unit)
+        except (CharmSetupError, ServiceError) as error:
+            event.fail(str(error))
+            return
+        event.set_results(results)
 
     def _on_collect_unit_status(self, event: ops.CollectStatusEvent) -> None:
         try:
@@ -158,12 +409,20 @@ class JujuBackupsCharm(ops.CharmBase):
         running = lock.holder(root / LOCK_NAME)
         if running:
             event.add_status(ops.MaintenanceStatus(f"running {running}"))
+        self._add_restore_status(event, root, running=bool(running))
         problem = self._problem()
         if problem is not None and problem.kind == "blocked":
             event.add_status(ops.BlockedStatus(problem.message))
         elif problem is not None and problem.kind == "waiting":
             event.add_status(ops.WaitingStatus(problem.message))
-        event.add_status(ops.ActiveStatus(self._summary(problem)))
+        if self.unit.is_leader() and config.schedule and not self.cron_dir.is_dir():
+            event.add_status(
+                ops.BlockedStatus(
+                    f"cannot schedule backups: {self.cron_dir} does not exist; install cron "
+                    "(apt install cron) or set schedule to an empty string"
+                )
+            )
+        event.add_status(ops.ActiveStatus(self._summary(problem) + self._schedule_summary(config)))
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -238,6 +497,63 @@ class JujuBackupsCharm(ops.CharmBase):
             log=log,
         )
 
+    def _restore_service(
+        self,
+        config: CharmConfig,
+        access: ControllerAccess,
+        root: Path,
+        restore_timeout: float,
+        *,
+        log: Callable[[str], None] = lambda _m: None,
+    ) -> RestoreService:
+        return RestoreService(
+            access,
+            Catalogue(root),
+            application=self.app.name,
+            lock_path=root / LOCK_NAME,
+            state_path=root / RESTORE_STATE,
+            timeout=config.timeout,
+            restore_timeout=restore_timeout,
+            log=log,
+        )
+
+    def _finish_interrupted_restore(self) -> None:
+        """Finish, or report, a restore that a hook cut off midway left on the storage."""
+        try:
+            root = self._storage_root()
+            if not (root / RESTORE_STATE).exists():
+                return
+            config, access, root = self._setup_for_backups()
+        except CharmSetupError:
+            return  # collect-status reports what is missing; the restore waits for it
+        # A hook must not wait long: what does not finish now is tried again next time.
+        service = self._restore_service(config, access, root, config.timeout)
+        try:
+            outcome = service.resume()
+        except ServiceError as error:
+            logger.warning("interrupted restore: %s", error)
+            if error.blocked:
+                self._remember_failure(error)
+            return
+        if outcome is not None:
+            logger.info("interrupted restore: %s", reports.outcome_results(outcome)["result"])
+
+    def _add_restore_status(
+        self, event: ops.CollectStatusEvent, root: Path, *, running: bool
+    ) -> None:
+        try:
+            interrupted = read_state(root / RESTORE_STATE)
+        except ServiceError as error:
+            event.add_status(ops.BlockedStatus(str(error)))
+            return
+        if interrupted is not None and not running:
+            event.add_status(
+                ops.WaitingStatus(
+                    f"{interrupted.describe()}: update-status finishes it, or run restore "
+                    f"backup-id={interrupted.backup_id} confirm=true"
+                )
+            )
+
     def _clean_up_storage(self) -> None:
         try:
             root = self._storage_root()
@@ -272,6 +588,245 @@ class JujuBackupsCharm(ops.CharmBase):
     def _remember_failure(self, error: ServiceError) -> None:
         kind = "blocked" if error.blocked else "waiting" if error.retryable else "failed"
         self._stored.problem = Problem(str(error), kind, _now()).to_dict()
+
+    def _setup_for_backups(self) -> tuple[CharmConfig, ControllerAccess, Path]:
+        config = self._load_config()
+        return config, self._controller_access(config), self._storage_root()
+
+    def _serve_backup_requests(self) -> None:
+        """Run the backups related applications asked for, one at a time, oldest first.
+
+        The queue is the relation data itself, so this is called again whenever the charm may
+        have become able to run backups (credentials fixed, update-status, new leader).
+        """
+        if not self.backups_relation.pending_requests():
+            return
+        try:
+            config, access, root = self._setup_for_backups()
+        except CharmSetupError as error:
+            logger.info("backup requests wait: %s", error)
+            return
+        served: set[tuple[int, str]] = set()
+        while True:
+            problem = self._problem()
+            if problem is not None and problem.kind in ("blocked", "waiting"):
+                # Known to fail now: the requests wait for the fix (or update-status).
+                logger.info("backup requests wait: %s", problem.message)
+                return
+            queue = [
+                r
+                for r in self.backups_relation.pending_requests()
+                if (r.relation_id, r.request_id) not in served
+            ]
+            if not queue:
+                return
+            request = queue[0]
+            served.add((request.relation_id, request.request_id))
+            running = lock.holder(root / LOCK_NAME)
+            if running:
+                logger.info("backup requests wait for %s", running)
+                return
+            if not self.backups_relation.mark_running(request):
+                continue
+            if not self._serve_one(request, config, access, root):
+                return
+
+    def _serve_one(
+        self, request: BackupRequest, config: CharmConfig, access: ControllerAccess, root: Path
+    ) -> bool:
+        """Take the backup one request asked for; False when the rest of the queue must wait."""
+        logger.info(
+            "backup requested by %s (request %s%s)",
+            request.app_name,
+            request.request_id,
+            f", reason: {request.reason}" if request.reason else "",
+        )
+        service = self._service(config, access, root)
+        try:
+            entry = service.create(
+                self._notes_maker(config, request.app_name, extra=_requested_notes(request)),
+                keep_copy=config.keep_copy,
+                trigger=request.app_name,
+            )
+        except AlreadyRunningError as error:
+            # Left `running`: the next call offers it again, and it runs then.
+            logger.info("backup request %s waits: %s", request.request_id, error)
+            return False
+        except ServiceError as error:
+            logger.error("backup requested by %s failed: %s", request.app_name, error)
+            self.backups_relation.fail(request, relation_error(error))
+            if error.blocked or error.retryable:
+                self._remember_failure(error)
+            return True
+        self.backups_relation.complete(
+            request,
+            entry.id,
+            started_at=entry.started,
+            finished_at=entry.stored_at,
+            size=entry.size,
+        )
+        self._after_backup(entry, config, root, publish=False)
+        return True
+
+    def _after_backup(
+        self, entry: Entry, config: CharmConfig, root: Path, *, publish: bool
+    ) -> None:
+        self._remember_backup(entry)
+        if publish:
+            # complete() publishes the backups relations asked for; these are the others.
+            self.backups_relation.publish_last_backup(last_backup_of(entry))
+        try:
+            self._log_pruned(self._prune(config, root))
+        except (lock.Busy, OSError) as error:
+            logger.warning("retention not applied after backup %s: %s", entry.id, error)
+
+    def _apply_retention(self) -> None:
+        try:
+            config = self._load_config()
+            root = self._storage_root()
+        except CharmSetupError:
+            return
+        try:
+            self._log_pruned(self._prune(config, root))
+        except (lock.Busy, OSError) as error:
+            logger.warning("retention not applied: %s", error)
+
+    def _prune(self, config: CharmConfig, root: Path, *, dry_run: bool = False) -> list[Entry]:
+        description = "prune-backups (dry run)" if dry_run else "pruning archives"
+        with lock.exclusive(root / LOCK_NAME, description):
+            return retention.prune(
+                Catalogue(root),
+                application=self.app.name,
+                keep_count=config.retention_count,
+                keep_days=config.retention_days,
+                now=_utcnow(),
+                dry_run=dry_run,
+            )
+
+    def _log_pruned(self, removed: list[Entry]) -> None:
+        for entry in removed:
+            logger.info("retention removed %s", _describe_archive(entry))
+
+    def _own_archives(self, root: Path) -> list[Entry]:
+        return [e for e in Catalogue(root).list() if e.application == self.app.name]
+
+    def _last_backup_summary(self) -> LastBackup | None:
+        """The newest archive of this application on this unit, for a new relation."""
+        try:
+            own = self._own_archives(self._storage_root())
+        except (CharmSetupError, OSError):
+            return None
+        return last_backup_of(own[0]) if own else None
+
+    def _notes_maker(
+        self, config: CharmConfig, trigger: str, *, extra: str = ""
+    ) -> Callable[[ControllerFacts], str]:
+        """The notes of a backup, filled in once the service knows the controller."""
+        template = config.notes_template
+        unit, app, model = self.unit.name, self.app.name, self.model.name
+
+        def make(facts: ControllerFacts) -> str:
+            values = notes.values_for(
+                trigger=trigger,
+                unit=unit,
+                app=app,
+                model=model,
+                controller=facts.uuid,
+                juju_version=facts.version,
+                now=_utcnow(),
+            )
+            rendered = notes.render(template, values)
+            return notes.clean(": ".join(part for part in (rendered, extra) if part))
+
+        return make
+
+    # -- the schedule -----------------------------------------------------------------------
+
+    def _cron_path(self) -> Path:
+        return self.cron_dir / f"juju-backups-{self.app.name}"
+
+    def _update_cron(self) -> None:
+        """Make this unit's cron entry what its leadership and the schedule option say."""
+        if not self.unit.is_leader():
+            self._remove_cron()
+            return
+        try:
+            config = self._load_config()
+        except CharmSetupError:
+            # Left as it is: the runs it starts fail and are shown with the reason, and
+            # scheduling resumes as it was once the config is fixed.
+            return
+        if not config.schedule:
+            self._remove_cron()
+            return
+        if not self.cron_dir.is_dir():
+            logger.warning("%s does not exist: backups cannot be scheduled", self.cron_dir)
+            return
+        path = self._cron_path()
+        content = schedule.cron_entry(config.schedule, self.unit.name, self.charm_dir)
+        if _read_text(path) != content:
+            schedule.install(path, content)
+            logger.info("scheduled backups %s: wrote %s", config.schedule, path)
+        state = self._scheduling()
+        if state is None:
+            self._stored.scheduling = Scheduling(config.schedule, _utcnow().isoformat()).to_dict()
+        elif state.expr != config.schedule:
+            # A new schedule is due from now on; what failed under the old one still shows.
+            changed = dataclasses.replace(state, expr=config.schedule, since=_utcnow().isoformat())
+            self._stored.scheduling = changed.to_dict()
+
+    def _remove_cron(self) -> None:
+        path = self._cron_path()
+        if schedule.remove(path):
+            logger.info("removed %s: this unit takes no scheduled backups", path)
+        self._stored.scheduling = None
+
+    def _scheduling(self) -> Scheduling | None:
+        stored: Any = self._stored.scheduling
+        return Scheduling.from_dict(stored) if stored else None
+
+    def _record_scheduled_run(self, started: datetime) -> None:
+        state = self._scheduling()
+        if state is None:  # the entry predates this unit's record (or StoredState was lost)
+            state = Scheduling(expr="", since=started.isoformat())
+        ran = dataclasses.replace(state, last_run=started.isoformat())
+        self._stored.scheduling = ran.to_dict()
+
+    def _record_scheduled_failure(self, started: datetime, reason: str) -> None:
+        state = self._scheduling() or Scheduling(expr="", since=started.isoformat())
+        failures = (*state.failures, (started.isoformat(), reason))[-MAX_SCHEDULED_FAILURES:]
+        failed = dataclasses.replace(state, failures=failures, failed_count=state.failed_count + 1)
+        self._stored.scheduling = failed.to_dict()
+
+    def _record_scheduled_success(self) -> None:
+        state = self._scheduling()
+        if state is not None:
+            cleared = dataclasses.replace(state, failures=(), failed_count=0)
+            self._stored.scheduling = cleared.to_dict()
+
+    def _schedule_summary(self, config: CharmConfig) -> str:
+        """The schedule's part of the Active status (leader only: others schedule nothing)."""
+        if not self.unit.is_leader():
+            return ""
+        parsed = schedule.parse(config.schedule)
+        if parsed is None:
+            return "; scheduled backups off (schedule is empty)"
+        now = _utcnow()
+        parts: list[str] = []
+        state = self._scheduling()
+        if state is not None and state.failures:
+            at, reason = state.failures[-1]
+            count = state.failed_count
+            what = f"{count} scheduled backups failed" if count > 1 else "scheduled backup failed"
+            parts.append(
+                f"{what}, last at {_format_time(datetime.fromisoformat(at))}: {_shorten(reason)}"
+            )
+        if state is not None:
+            due = _overdue_since(parsed, state, now)
+            if due is not None:
+                parts.append(f"scheduled backup overdue (due {_format_time(due)})")
+        parts.append(f"next backup {_format_time(parsed.next_after(now))}")
+        return "; " + "; ".join(parts)
 
     def _remember_backup(self, entry: Entry) -> None:
         self._stored.problem = None
@@ -350,6 +905,106 @@ def _now() -> str:
 
 def _format_time(value: datetime) -> str:
     return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def prune_results(
+    chosen: list[Entry], *, dry_run: bool, policy: str, remaining: int
+) -> dict[str, str]:
+    """The prune-backups action's results.
+
+    Args:
+        chosen: the archives removed, or that would be.
+        dry_run: whether they were only chosen.
+        policy: the retention policy in words.
+        remaining: how many archives of the application are on the storage now.
+
+    Returns:
+        A flat mapping of strings.
+    """
+    count = len(chosen)
+    total = remaining if dry_run else remaining + count
+    archives = "archive" if total == 1 else "archives"
+    if dry_run:
+        summary = f"{count} of {total} {archives} would be removed"
+        if count:
+            summary += " (run prune-backups dry-run=false to remove them)"
+    else:
+        summary = f"removed {count} of {total} {archives}"
+    results = {"dry-run": str(dry_run).lower(), "policy": policy, "summary": summary}
+    if chosen:
+        results["archives"] = "\n".join(_describe_archive(entry) for entry in chosen)
+    return results
+
+
+def last_backup_of(entry: Entry) -> LastBackup:
+    """The summary related applications see of a backup.
+
+    Args:
+        entry: the stored backup.
+
+    Returns:
+        Its id, when it was stored (the end of the backup) and its size.
+    """
+    return LastBackup(id=entry.id, finished_at=entry.stored_at, size=entry.size)
+
+
+def relation_error(error: ServiceError) -> str:
+    """Say why a requested backup failed, to a related application.
+
+    The service's own messages name controller addresses, CA files and storage paths, which
+    the interface keeps out of relation data: they go to this unit's log, and the requirer
+    learns what kind of failure it was and where to look.
+
+    Args:
+        error: what the service raised.
+
+    Returns:
+        One line for the answer's `error`.
+    """
+    if isinstance(error, OperatorFixError):
+        what = "juju-backups cannot take backups until its operator fixes its setup"
+    elif isinstance(error, UnavailableError):
+        what = "the controller is unreachable or busy; ask again later"
+    elif isinstance(error, NotEnoughSpaceError):
+        what = "there is not enough space on the archives storage of juju-backups"
+    elif isinstance(error, DownloadFailedError):
+        what = "the archive could not be downloaded and verified; ask again"
+    else:
+        what = "the controller could not take the backup"
+    return f"backup failed: {what} (the status and debug-log of juju-backups say more)"
+
+
+def _requested_notes(request: BackupRequest) -> str:
+    reason = f"(reason: {request.reason})" if request.reason else ""
+    return " ".join(part for part in (request.notes, reason) if part)
+
+
+def _describe_archive(entry: Entry) -> str:
+    return f"{entry.id} ({_format_time(entry.when)}, {human_size(entry.size)})"
+
+
+def _overdue_since(parsed: schedule.Schedule, state: Scheduling, now: datetime) -> datetime | None:
+    """When the first missed run was due, if it was missed by more than one period."""
+    if state.expr != parsed.expr:
+        return None  # recorded under another schedule: nothing to compare with
+    reference = max(datetime.fromisoformat(at) for at in (state.since, state.last_run) if at)
+    due = parsed.next_after(reference)
+    return due if now > due + parsed.period_at(due) else None
+
+
+def _shorten(text: str, limit: int = STATUS_REASON_LENGTH) -> str:
+    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
+
+
+def _read_text(path: Path) -> str | None:
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        return None
 
 
 if __name__ == "__main__":  # pragma: nocover

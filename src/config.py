@@ -16,9 +16,22 @@ from typing import Any
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from notes import validate as validate_notes_template
+from schedule import parse as parse_schedule
+
 TIMEOUT_RANGE = (5, 3600)
 CREATE_TIMEOUT_RANGE = (60, 86400)
+MAX_RETENTION_DAYS = 36500
+MAX_REMOVE_IDS = 100
+MAX_REMOVE_TEXT = 10_000
+RESTORE_TIMEOUT_RANGE = (10, 86400)
+RESTORE_TIMEOUT_DEFAULT = 1800
+DEFAULT_SCHEDULE = "@daily"
+DEFAULT_NOTES_TEMPLATE = "{trigger} backup of {controller} by {unit} at {timestamp}"
+DEFAULT_RETENTION_COUNT = 7
 
+# Control characters other than the whitespace that separates ids.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _PEM_CERT = re.compile(
     r"-----BEGIN CERTIFICATE-----(?P<body>.*?)-----END CERTIFICATE-----", re.DOTALL
@@ -39,6 +52,10 @@ class CharmConfig(BaseModel):
         controller_model_uuid: the controller model's UUID, "" to look it up.
         timeout: seconds for each API call.
         create_timeout: seconds for the controller to build a backup.
+        schedule: when the leader takes backups (cron or @macro), normalised; "" = never.
+        notes_template: the notes of every backup the charm starts (see notes.py).
+        retention_count: keep this many newest archives of the application; 0 = no limit.
+        retention_days: prune the application's archives older than this; 0 = no limit.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, frozen=True, extra="ignore")
@@ -49,6 +66,10 @@ class CharmConfig(BaseModel):
     controller_model_uuid: str = ""
     timeout: int = 60
     create_timeout: int = 1800
+    schedule: str = DEFAULT_SCHEDULE
+    notes_template: str = DEFAULT_NOTES_TEMPLATE
+    retention_count: int = DEFAULT_RETENTION_COUNT
+    retention_days: int = 0
 
     @field_validator("controller_model_uuid")
     @classmethod
@@ -71,6 +92,35 @@ class CharmConfig(BaseModel):
     def _check_create_timeout(cls, value: int) -> int:
         return _in_range(value, *CREATE_TIMEOUT_RANGE, default=1800)
 
+    @field_validator("schedule")
+    @classmethod
+    def _check_schedule(cls, value: str) -> str:
+        parsed = parse_schedule(value)  # ScheduleError names the bad field
+        return parsed.expr if parsed is not None else ""
+
+    @field_validator("notes_template")
+    @classmethod
+    def _check_notes_template(cls, value: str) -> str:
+        validate_notes_template(value)  # TemplateError names the bad part
+        return value
+
+    @field_validator("retention_count", "retention_days")
+    @classmethod
+    def _check_retention(cls, value: int) -> int:
+        if value < 0:
+            raise ValueError(f"{value} is negative: use 0 for no limit, or a positive number")
+        return value
+
+    @field_validator("retention_days")
+    @classmethod
+    def _check_retention_days(cls, value: int) -> int:
+        # Far beyond any useful age; larger values overflow the date arithmetic.
+        if value > MAX_RETENTION_DAYS:
+            raise ValueError(
+                f"{value} days is more than {MAX_RETENTION_DAYS} (100 years): use 0 for no limit"
+            )
+        return value
+
 
 class CreateBackupParams(BaseModel):
     """The create-backup action's parameters (see actions.yaml).
@@ -80,10 +130,106 @@ class CreateBackupParams(BaseModel):
         keep_copy: ask the controller to keep a copy; None means "as the keep-copy option says".
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
     notes: str = ""
     keep_copy: bool | None = None
+
+
+class PruneBackupsParams(BaseModel):
+    """The prune-backups action's parameters (see actions.yaml).
+
+    Attributes:
+        dry_run: only say what the retention policy would remove (the default, so that
+            running the action without thinking removes nothing).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    dry_run: bool = True
+
+
+class ListBackupsParams(BaseModel):
+    """The list-backups action's parameters (see actions.yaml).
+
+    Attributes:
+        format: ``table`` for people, ``json`` for scripts.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    format: str = "table"
+
+    @field_validator("format")
+    @classmethod
+    def _check_format(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in ("table", "json"):
+            raise ValueError(f"format {value!r} is not known: use table or json")
+        return value
+
+
+class ShowBackupParams(BaseModel):
+    """The show-backup action's parameters (see actions.yaml).
+
+    Attributes:
+        backup_id: the backup to show (see list-backups).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    backup_id: str
+
+
+class RemoveBackupsParams(BaseModel):
+    """The remove-backups action's parameters (see actions.yaml).
+
+    Attributes:
+        backup_ids: the backups to remove, separated by commas and/or spaces.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    backup_ids: str
+
+    @field_validator("backup_ids")
+    @classmethod
+    def _check_backup_ids(cls, value: str) -> str:
+        # Each id comes back in the results or the failure message, and Juju takes those as
+        # command-line arguments (at most 128 KiB each): bound what one run can echo.
+        count = len([i for i in re.split(r"[,\s]+", value) if i])
+        if _CONTROL.search(value):
+            raise ValueError(
+                "holds a control character: backup ids are letters, digits, '.', '_' and '-', "
+                "separated by commas or spaces"
+            )
+        if len(value) > MAX_REMOVE_TEXT or count > MAX_REMOVE_IDS:
+            raise ValueError(
+                f"at most {MAX_REMOVE_IDS} ids ({MAX_REMOVE_TEXT} characters) at a time, "
+                f"not {count} ({len(value)} characters): remove them in several runs"
+            )
+        return value
+
+
+class RestoreParams(BaseModel):
+    """The restore action's parameters (see actions.yaml).
+
+    Attributes:
+        backup_id: the backup to restore (see list-backups).
+        confirm: really restore; without it the action only says what it would do.
+        timeout: seconds to wait for the controller to restore and come back.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    backup_id: str
+    confirm: bool = False
+    timeout: int = RESTORE_TIMEOUT_DEFAULT
+
+    @field_validator("timeout")
+    @classmethod
+    def _check_timeout(cls, value: int) -> int:
+        return _in_range(value, *RESTORE_TIMEOUT_RANGE, default=RESTORE_TIMEOUT_DEFAULT)
 
 
 def _in_range(value: int, low: int, high: int, *, default: int) -> int:
@@ -111,9 +257,17 @@ def config_error_message(error: ValueError) -> str:
     parts: list[str] = []
     for item in error.errors(include_url=False, include_input=False):
         option = "-".join(str(part) for part in item["loc"][:1]).replace("_", "-")
-        message = item["msg"].removeprefix("Value error, ")
+        message = _shorten(item["msg"].removeprefix("Value error, "))
         parts.append(f"option {option}: {message}" if option else message)
     return "; ".join(parts)
+
+
+def _shorten(message: str, limit: int = 500) -> str:
+    # Messages repeat the bad value; a huge one would not fit Juju's status or action-fail
+    # (hook tools take their text as one command-line argument, at most 128 KiB).
+    if len(message) <= limit:
+        return message
+    return f"{message[: limit - 25]}... ({len(message)} chars)"
 
 
 class CredentialsError(ValueError):
@@ -144,7 +298,9 @@ class Credentials(BaseModel):
         if value.startswith("user-"):
             value = value.removeprefix("user-")
         # Juju user names: letters, digits, dots, hyphens, plus "@domain" for external users.
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.+-]*(@[A-Za-z0-9.-]+)?", value):
+        if len(value) > 255 or not re.fullmatch(
+            r"[A-Za-z0-9][A-Za-z0-9.+-]*(@[A-Za-z0-9.-]+)?", value
+        ):
             raise ValueError("must be a Juju user name such as 'backups'")
         return value
 
@@ -260,7 +416,8 @@ def parse_credentials(content: Mapping[str, str]) -> Credentials:
                     f"key {key!r} is unknown (expected username, password, endpoints, ca-cert)"
                 )
             else:
-                problems.append(f"key {key!r} {item['msg'].removeprefix('Value error, ')}")
+                reason = _shorten(item["msg"].removeprefix("Value error, "))
+                problems.append(f"key {key!r} {reason}")
         # from None: the chained pydantic error would carry the values, password included.
         raise CredentialsError(
             "the credentials secret is not usable: " + "; ".join(problems)

@@ -1,11 +1,11 @@
-"""Which archives a retention policy prunes."""
+"""Which archives a retention policy prunes, and pruning them."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from catalogue import Entry
+from catalogue import Catalogue, Entry
 
 
 def select_for_pruning(
@@ -58,3 +58,69 @@ def select_for_pruning(
     ]
     doomed.reverse()
     return doomed
+
+
+def prune(
+    catalogue: Catalogue,
+    *,
+    application: str,
+    keep_count: int,
+    keep_days: int,
+    now: datetime,
+    dry_run: bool = False,
+) -> list[Entry]:
+    """Remove the archives a retention policy selects (see :func:`select_for_pruning`).
+
+    The caller holds the unit's operation lock: the catalogue is not safe against a download
+    finishing meanwhile.
+
+    Args:
+        catalogue: the archives on the storage.
+        application: the application whose archives the policy applies to.
+        keep_count: keep this many newest archives of the application; 0 = no limit.
+        keep_days: remove archives older than this many days; 0 = no limit.
+        now: the current time (timezone-aware).
+        dry_run: only say what would be removed.
+
+    Returns:
+        The archives removed (or that would be), oldest first.
+
+    Raises:
+        ValueError: for a negative limit or a naive ``now``.
+        OSError: the storage cannot be read, or an archive cannot be deleted.
+    """
+    doomed = select_for_pruning(
+        catalogue.list(),
+        application=application,
+        keep_count=keep_count,
+        keep_days=keep_days,
+        now=now,
+    )
+    if not dry_run:
+        for entry in doomed:
+            catalogue.remove(entry.id)
+    return doomed
+
+
+def describe(*, application: str, keep_count: int, keep_days: int) -> str:
+    """Say what a retention policy keeps, for an operator.
+
+    Args:
+        application: the application whose archives the policy applies to.
+        keep_count: the count limit; 0 = none.
+        keep_days: the age limit in days; 0 = none.
+
+    Returns:
+        One sentence.
+    """
+    days = f"{keep_days} day{'s' if keep_days != 1 else ''}"
+    newest = "the newest archive" if keep_count == 1 else f"the {keep_count} newest archives"
+    if keep_count and keep_days:
+        policy = f"keep {newest} of {application}, none older than {days}"
+    elif keep_count:
+        policy = f"keep {newest} of {application}"
+    elif keep_days:
+        policy = f"keep the archives of {application} from the last {days}"
+    else:
+        return f"keep every archive of {application} (retention-count and retention-days are 0)"
+    return f"{policy}; the newest is always kept, other applications' archives never touched"

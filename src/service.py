@@ -13,13 +13,22 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import yaml
 
 import lock
-from catalogue import Catalogue, CatalogueError, Entry, InvalidBackupId
+from catalogue import (
+    Catalogue,
+    CatalogueError,
+    Entry,
+    InvalidBackupId,
+    checksum,
+    validate_id,
+)
+from inventory import BackupDetails, BackupListing, Removal, RemovalOutcome, merge
 from juju_api import (
     BackupMetadata,
     Backups,
@@ -46,6 +55,7 @@ from juju_api.errors import (
 )
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Seconds between attempts; a module constant so functional tests can shorten it.
 RETRY_BACKOFF = 2.0
@@ -112,6 +122,14 @@ class AlreadyRunningError(ServiceError):
     """Another operation holds the unit's lock."""
 
 
+class InvalidBackupIdError(ServiceError):
+    """A backup id that cannot be one (it could escape the storage directory, for one)."""
+
+
+class UnknownBackupError(ServiceError):
+    """No backup with that id on the unit, nor on the controller."""
+
+
 @dataclasses.dataclass(frozen=True)
 class ControllerAccess:
     """How to reach the controller, and as whom.
@@ -131,6 +149,19 @@ class ControllerAccess:
     password: str = dataclasses.field(repr=False)
     model_uuid: str | None = None
     ca_source: str = "the ca-cert in the secret"
+
+
+@dataclasses.dataclass(frozen=True)
+class ControllerFacts:
+    """What is known of the controller once logged in: what a notes template can name.
+
+    Attributes:
+        uuid: the controller's UUID.
+        version: the controller's Juju version, e.g. "3.6.27".
+    """
+
+    uuid: str
+    version: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -241,14 +272,23 @@ class BackupService:
             assert conn.model_uuid is not None
             return ControllerCheck(conn.server_version, conn.endpoint, conn.model_uuid)
 
-    def create(self, notes: str, *, keep_copy: bool = False, trigger: str = "manual") -> Entry:
+    def create(
+        self,
+        notes: str | Callable[[ControllerFacts], str],
+        *,
+        keep_copy: bool = False,
+        trigger: str = "manual",
+    ) -> Entry:
         """Take a backup, download it, verify it and keep it in the catalogue.
 
         Args:
-            notes: stored with the backup on the controller.
+            notes: stored with the backup on the controller; or a function that makes them
+                from what the login told about the controller (a notes template naming
+                the controller or its version can only be filled in then).
             keep_copy: ask the controller to keep its own copy (2.4 to 2.9.21 only; ignored
                 with a log line elsewhere).
-            trigger: what asked for it ("manual", "schedule", ...), kept in the catalogue.
+            trigger: what asked for it ("manual", "scheduled", a requesting application),
+                kept in the catalogue.
 
         Returns:
             The catalogue entry of the verified archive.
@@ -265,9 +305,13 @@ class BackupService:
                 "it to finish, then run create-backup again"
             ) from None
 
-    def _create_locked(self, notes: str, *, keep_copy: bool, trigger: str) -> Entry:
+    def _create_locked(
+        self, notes: str | Callable[[ControllerFacts], str], *, keep_copy: bool, trigger: str
+    ) -> Entry:
         with self._connect() as conn:
             _refuse_unsupported_version(conn.server_version)
+            if not isinstance(notes, str):
+                notes = notes(ControllerFacts(conn.controller_uuid, conn.server_version))
             self._log(f"creating backup on controller {conn.server_version} at {conn.endpoint}")
             backups = self._backups(conn)
             if keep_copy and "keep-copy" not in backups.capabilities:
@@ -279,13 +323,230 @@ class BackupService:
                     )
                 keep_copy = False
             meta = self._create_on_controller(conn, backups, notes, keep_copy)
+            # The id comes from the controller: refuse one that cannot name a file before it
+            # is shown anywhere (action logs are hook-tool arguments: no NUL, bounded size).
+            dest = self._destination(meta)
             self._log(f"backup {meta.id} created ({human_size(meta.size)})")
             self._check_space(meta)
             self._log(f"downloading from {conn.endpoint}")
-            self._download(conn, backups, meta)
+            self._download(conn, backups, meta, dest)
             endpoint = conn.endpoint
         self._log("checksum verified")
         return self._record(meta, trigger=trigger, source=endpoint)
+
+    # -- list, show, remove ----------------------------------------------------------------
+
+    def list_backups(self) -> BackupListing:
+        """List the unit's archives merged with the backups the controller keeps.
+
+        Only Juju 2.0 to 2.9.21 controllers keep backups; when the controller cannot be asked,
+        the unit's archives are listed all the same and the listing says why.
+
+        Returns:
+            One row per backup, newest first, and what the controller contributed.
+
+        Raises:
+            ServiceError: the archives storage cannot be read.
+        """
+        local = self._local_entries()
+        remote, note = self._controller_list()
+        return BackupListing(merge(local, remote), note)
+
+    def show_backup(self, backup_id: str) -> BackupDetails:
+        """Everything known about one backup, and whether the unit's archive is intact.
+
+        Args:
+            backup_id: the backup's id.
+
+        Returns:
+            The metadata (never CA material), where copies live, and both checksums.
+
+        Raises:
+            InvalidBackupIdError: the id cannot be a backup id.
+            UnknownBackupError: neither the unit nor the controller has it.
+        """
+        self._check_id(backup_id)
+        local = self._catalogue.get(backup_id)
+        remote, note = self._controller_info(backup_id)
+        if remote is not None:
+            metadata = remote.to_wire()
+        elif local is not None:
+            metadata = dict(local.metadata)
+        else:
+            raise UnknownBackupError(
+                f"no backup {backup_id} on this unit ({self._catalogue.root}), and {note}. "
+                "Run list-backups to see the ids"
+            )
+        expected = actual = None
+        if local is not None:
+            expected = str(local.metadata.get("checksum") or "") or None
+            self._log(f"verifying {local.archive.name} ({human_size(local.size)})")
+            try:
+                actual = checksum(local.archive)
+            except OSError as error:
+                self._log(f"cannot read {local.archive}: {error.strerror}")
+        return BackupDetails(
+            id=backup_id,
+            metadata=metadata,
+            local=local,
+            expected_checksum=expected,
+            actual_checksum=actual,
+            on_controller=remote is not None,
+            controller=note,
+        )
+
+    def remove_backups(self, ids: Sequence[str]) -> Removal:
+        """Remove backups from the unit and from the controller's own store.
+
+        Each id stands alone: an unknown or invalid id is an error for that id only.
+
+        Args:
+            ids: the backup ids, in the order the operator gave them.
+
+        Returns:
+            One outcome per distinct id, and what the controller contributed.
+
+        Raises:
+            InvalidBackupIdError: no id was given.
+            AlreadyRunningError: another operation holds the unit's lock.
+        """
+        wanted = list(dict.fromkeys(ids))
+        if not wanted:
+            raise InvalidBackupIdError(
+                "no backup ids given: pass backup-ids=<id>[,<id>...] (see list-backups)"
+            )
+        try:
+            with lock.exclusive(self._lock_path, f"remove-backups ({', '.join(wanted)})"):
+                return self._remove_locked(wanted)
+        except lock.Busy as busy:
+            raise AlreadyRunningError(
+                f"another backup operation is running on this unit: {busy.holder}; wait for "
+                "it to finish, then run remove-backups again"
+            ) from None
+
+    def _remove_locked(self, ids: list[str]) -> Removal:
+        invalid: dict[str, str] = {}
+        for backup_id in ids:
+            try:
+                self._check_id(backup_id)
+            except InvalidBackupIdError as error:
+                invalid[backup_id] = str(error)
+        remote = self._controller_remove([i for i in ids if i not in invalid])
+        outcomes: list[RemovalOutcome] = []
+        for backup_id in ids:
+            if backup_id in invalid:
+                outcomes.append(RemovalOutcome(backup_id, error=invalid[backup_id]))
+                continue
+            where: list[str] = []
+            error = remote.errors.get(backup_id)
+            if backup_id in remote.removed:
+                where.append("controller")
+            try:
+                if self._catalogue.remove(backup_id):
+                    where.insert(0, "unit")
+            except OSError as failure:
+                error = f"cannot delete the archive on this unit: {failure.strerror}"
+            if where:
+                self._log(f"removed {backup_id} from {' and '.join(where)}")
+            elif error is None:
+                error = (
+                    f"no backup {backup_id} on this unit ({self._catalogue.root}), and "
+                    f"{remote.missing}"
+                )
+            outcomes.append(RemovalOutcome(backup_id, tuple(where), error))
+        return Removal(outcomes, remote.note)
+
+    def _check_id(self, backup_id: str) -> None:
+        try:
+            validate_id(backup_id)
+            self._catalogue.archive_path(backup_id)
+        except InvalidBackupId as error:
+            raise InvalidBackupIdError(f"{error}; run list-backups to see the ids") from None
+
+    def _local_entries(self) -> list[Entry]:
+        try:
+            return self._catalogue.list()
+        except OSError as error:
+            raise BackupFailedError(
+                f"cannot read the archives storage {self._catalogue.root}: {error.strerror}"
+            ) from None
+
+    def _controller_list(self) -> tuple[list[BackupMetadata], str]:
+        try:
+            with self._connect() as conn:
+                backups = self._backups(conn)
+                version = conn.server_version
+                if "list" not in backups.capabilities:
+                    return [], _keeps_nothing(version)
+                found = self._ask(lambda: backups.list(timeout=self._timeout), "listing backups")
+        except ServiceError as error:
+            self._log(f"listing this unit's archives only: {error}")
+            return [], f"the controller was not asked ({error})"
+        count = f"{len(found)} backup" + ("" if len(found) == 1 else "s")
+        return found, f"controller {version} keeps {count} in its own store"
+
+    def _controller_info(self, backup_id: str) -> tuple[BackupMetadata | None, str]:
+        def info() -> BackupMetadata | None:
+            try:
+                return backups.info(backup_id, timeout=self._timeout)
+            except NotFound:
+                return None
+
+        try:
+            with self._connect() as conn:
+                backups = self._backups(conn)
+                version = conn.server_version
+                if "info" not in backups.capabilities:
+                    return None, _keeps_nothing(version)
+                found = self._ask(info, "looking the backup up")
+        except ServiceError as error:
+            self._log(f"showing what this unit knows only: {error}")
+            return None, f"the controller was not asked ({error})"
+        if found is None:
+            return None, f"controller {version} does not have it in its store"
+        return found, f"controller {version} keeps a copy in its store"
+
+    def _controller_remove(self, ids: list[str]) -> _RemoteRemoval:
+        if not ids:
+            return _RemoteRemoval(note="the controller was not asked", missing="")
+        try:
+            with self._connect() as conn:
+                backups = self._backups(conn)
+                version = conn.server_version
+                if "remove" not in backups.capabilities:
+                    return _RemoteRemoval(
+                        note=_keeps_nothing(version), missing=_keeps_nothing(version)
+                    )
+                results = self._ask(
+                    lambda: backups.remove(ids, timeout=self._timeout), "removing backups"
+                )
+        except ServiceError as error:
+            self._log(f"removing from this unit only: {error}")
+            return _RemoteRemoval(
+                note=f"the controller could not be asked ({error})",
+                missing=f"the controller could not be asked ({error}): its copy, if any, stays",
+            )
+        removal = _RemoteRemoval(
+            note=f"controller {version} keeps backups in its own store: asked it to remove them",
+            missing=f"controller {version} does not have it",
+        )
+        for result in results:
+            if result.error is None:
+                removal.removed.add(result.id)
+            elif not isinstance(result.error, NotFound):
+                removal.errors[result.id] = f"the controller refused to remove it: {result.error}"
+        return removal
+
+    def _ask(self, call: Callable[[], T], doing: str) -> T:
+        """Make a read-only or idempotent call, retrying the controller's "not now" answers."""
+        try:
+            return with_retries(call, attempts=CONNECT_ATTEMPTS, backoff=RETRY_BACKOFF)
+        except (ConnectionFailed, CallTimeout, RetryableError) as error:
+            raise UnavailableError(
+                f"lost the controller while {doing} ({error}); try again later"
+            ) from None
+        except JujuError as error:
+            raise _unexpected(error, doing) from None
 
     # -- steps -----------------------------------------------------------------------------
 
@@ -420,13 +681,26 @@ class BackupService:
             "again"
         )
 
-    def _download(self, conn: Connection, backups: Backups, meta: BackupMetadata) -> None:
+    def _destination(self, meta: BackupMetadata) -> Path:
         try:
             dest = self._catalogue.archive_path(meta.id)
         except InvalidBackupId as error:
             raise BackupFailedError(
-                f"cannot store backup {meta.id!r}: {error}. {_where_it_stays(meta)}"
+                f"cannot store backup {meta.id[:250]!r}: {error}. {_where_it_stays(meta)}"
             ) from None
+        if self._catalogue.get(meta.id) is not None:
+            # Juju names backups by the second they start: two in one second share the name.
+            # The download would replace the verified archive already kept.
+            raise BackupFailedError(
+                f"backup {meta.id} is already on this unit's storage (two backups started in "
+                f"the same second share their name); the new one was not downloaded and the "
+                f"one kept is untouched. {_where_it_stays(meta)}. Run create-backup again"
+            )
+        return dest
+
+    def _download(
+        self, conn: Connection, backups: Backups, meta: BackupMetadata, dest: Path
+    ) -> None:
         progress = _Progress(meta.size, self._log)
         try:
             conn.download(
@@ -449,6 +723,14 @@ class BackupService:
             ) from None
         except JujuError as error:
             raise _unexpected(error, "downloading the backup") from None
+        except OSError as error:
+            # Writing to the storage failed (full, read-only, ...): the download removed its
+            # partial file; without this the hook would crash with a traceback.
+            raise DownloadFailedError(
+                f"could not write backup {meta.id} to the archives storage "
+                f"({self._catalogue.root}): {error.strerror or error}; nothing was kept. "
+                f"{_lost_note(backups, meta)}"
+            ) from None
 
     def _record(self, meta: BackupMetadata, *, trigger: str, source: str) -> Entry:
         try:
@@ -561,6 +843,23 @@ def _lost_note(backups: Backups, meta: BackupMetadata) -> str:
     )
 
 
+def _keeps_nothing(version: str) -> str:
+    return (
+        f"controller {version} keeps no backups of its own (from Juju 2.9.22 on, the unit's "
+        "archives are the only copies)"
+    )
+
+
+@dataclasses.dataclass
+class _RemoteRemoval:
+    """What the controller did with a remove-backups request."""
+
+    note: str  # for the whole request
+    missing: str  # for an id neither the unit nor the controller had
+    removed: set[str] = dataclasses.field(default_factory=set[str])
+    errors: dict[str, str] = dataclasses.field(default_factory=dict[str, str])
+
+
 class _Progress:
     """Reports download progress every 10%, not every chunk."""
 
@@ -587,11 +886,14 @@ __all__ = [
     "CertificateMismatchError",
     "ControllerAccess",
     "ControllerCheck",
+    "ControllerFacts",
     "DownloadFailedError",
+    "InvalidBackupIdError",
     "NotEnoughSpaceError",
     "OperatorFixError",
     "ServiceError",
     "UnavailableError",
+    "UnknownBackupError",
     "UnsupportedControllerError",
     "WrongModelError",
     "agent_conf_path",

@@ -12,7 +12,10 @@ client connects over TLS, logs in, calls the Backups facade and downloads the ar
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
+import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -27,6 +30,8 @@ from tests.jujusim import Simulator
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = "juju-backups"
+# How long the simulated 2.x controller stays down after Restore.
+RESTART_SECONDS = 1.0
 UNIT = f"{APP}/0"
 
 
@@ -36,6 +41,10 @@ class Demo:
     def __init__(self, sim: Simulator, out: Any) -> None:
         self.sim = sim
         self.out = out
+        # The demo's unit has no machine of its own: its cron entry (the leader schedules
+        # backups) goes to a scratch directory, not this machine's /etc/cron.d.
+        self.cron_dir = tempfile.TemporaryDirectory(prefix="juju-backups-demo-cron.d.")
+        JujuBackupsCharm.cron_dir = Path(self.cron_dir.name)
         self.ctx = testing.Context(
             JujuBackupsCharm,
             meta=_load_yaml("charmcraft.yaml"),
@@ -81,18 +90,22 @@ class Demo:
         self.say(f"  - task {self.operation} on unit-{APP}-0")
         self.say()
         self.say(f"Waiting for task {self.operation}...")
-        logs_before = len(self.ctx.action_logs)
+        failed: str | None = None
         try:
             self.state = self.ctx.run(self.ctx.on.action(action, params=params), self.state)
         except testing.ActionFailed as failure:
-            self._show_logs(logs_before)
             if isinstance(failure.state, testing.State):
                 self.state = failure.state
-            self.say(f"ERROR {failure.message}")
+            failed = failure.message
+        # The context starts each action's logs and results afresh: copy what is kept.
+        self._show_logs(0)
+        results = copy.deepcopy(self.ctx.action_results or {})
+        if results:
+            # A failed action can have results too (remove-backups: what was removed).
+            self.say(yaml.dump(results, Dumper=_ResultsDumper, sort_keys=True, width=99).rstrip())
+        if failed is not None:
+            self.say(f"ERROR {failed}")
             return None
-        self._show_logs(logs_before)
-        results = self.ctx.action_results or {}
-        self.say(yaml.safe_dump(results, sort_keys=True, width=99).rstrip())
         return results
 
     def archives(self) -> Path:
@@ -103,6 +116,19 @@ class Demo:
         for line in self.ctx.action_logs[start:]:
             stamp = datetime.now(timezone.utc).strftime("%H:%M:%S")
             self.say(f"{stamp} {line}")
+
+
+class _ResultsDumper(yaml.SafeDumper):
+    """YAML as `juju run` prints it: multi-line values (tables, JSON) as literal blocks."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    return dumper.represent_scalar(
+        "tag:yaml.org,2002:str", data, style="|" if "\n" in data else None
+    )
+
+
+_ResultsDumper.add_representer(str, _represent_str)
 
 
 def _load_yaml(name: str) -> dict[str, Any]:
@@ -122,6 +148,45 @@ def _simulator(version: str, archive_size: int) -> Iterator[Simulator]:
         yield sim
     finally:
         sim.stop()
+
+
+def show_the_other_actions(demo: Demo, first: dict[str, Any]) -> bool:
+    """A second backup, list-backups, show-backup, restore and remove-backups.
+
+    On controllers that restore through the API (Juju 2.0 to 2.9.21) the restore is checked,
+    then run in full, the simulated controller restarting in between; on later ones the
+    action's refusal is shown. The second backup is kept on the controller where it can be,
+    so that the restore needs no upload.
+
+    Returns:
+        Whether every action did what this controller generation should.
+    """
+    sim = demo.sim
+    sim.restore_downtime = RESTART_SECONDS
+    _next_second()
+    keep = {"keep-copy": True} if sim.profile.keeps_store else {}
+    second = demo.run("create-backup", notes="second demo backup", **keep)
+    if second is None or demo.run("list-backups") is None:
+        return False
+    if demo.run("show-backup", **{"backup-id": first["backup-id"]}) is None:
+        return False
+    target = {"backup-id": second["backup-id"]}
+    if sim.profile.api_restore:
+        checked = demo.run("restore", **target)
+        if checked is None or demo.run("restore", **target, confirm=True) is None:
+            return False
+    elif demo.run("restore", **target, confirm=True) is not None:
+        return False  # this controller cannot restore: the action must say so
+    if demo.run("remove-backups", **{"backup-ids": first["backup-id"]}) is None:
+        return False
+    demo.run("list-backups", format="json")
+    demo.hook("update-status")
+    return True
+
+
+def _next_second() -> None:
+    # A backup's id is the second its Create started: two in the same second collide.
+    time.sleep(1.05 - time.time() % 1)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -152,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         archive = Path(str(created["archive"]))
         print(f"\narchive on the unit: {archive.name}, {archive.stat().st_size} bytes", file=out)
+        if not show_the_other_actions(demo, created):
+            return 1
         if sim.violations:
             print(f"protocol violations seen by the controller: {sim.violations}", file=out)
             return 1

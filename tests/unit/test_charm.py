@@ -37,6 +37,7 @@ CA = (
 OTHER_CA = CA.replace("MIIBszCC", "MIIBtDCC")
 KEY_RESULT = re.compile(r"^[a-z0-9](?:[a-z0-9-.]*[a-z0-9])?$")
 MODEL_UUID = "6f8e1c2a-3b4d-4e5f-8a9b-0c1d2e3f4a5b"
+CONTROLLER_UUID = "0e3a6b2c-1c47-4e1c-8d0e-5f6a7b8c9d0e"
 
 
 def charm_context(**kwargs: Any) -> testing.Context[JujuBackupsCharm]:
@@ -67,7 +68,15 @@ class FakeService:
     log: Callable[[str], None]
     behaviour: Behaviour
 
-    def create(self, notes: str, *, keep_copy: bool = False, trigger: str = "manual") -> Entry:
+    def create(
+        self,
+        notes: str | Callable[[service.ControllerFacts], str],
+        *,
+        keep_copy: bool = False,
+        trigger: str = "manual",
+    ) -> Entry:
+        if not isinstance(notes, str):  # the notes template, filled in after the login
+            notes = notes(service.ControllerFacts(CONTROLLER_UUID, "3.6.27"))
         self.behaviour.calls.append(("create", {"notes": notes, "keep_copy": keep_copy}))
         self.log("creating backup on controller 3.6.27 at 10.0.0.1:17070")
         if self.behaviour.create_error is not None:
@@ -212,8 +221,11 @@ def test_last_backup_survives_into_later_hooks(fake: Behaviour) -> None:
 
     later = ctx.run(ctx.on.update_status(), out)
 
-    assert later.unit_status == testing.ActiveStatus(
-        "last backup juju-backup-20261204-151900.tar.gz at 2026-12-04 15:19:00 UTC (13 B)"
+    assert isinstance(later.unit_status, testing.ActiveStatus)
+    # The leader's status goes on with the schedule.
+    assert later.unit_status.message.startswith(
+        "last backup juju-backup-20261204-151900.tar.gz at 2026-12-04 15:19:00 UTC (13 B); "
+        "next backup "
     )
 
 
@@ -252,7 +264,8 @@ def test_keep_copy_param_overrides_config(
         ctx.on.action("create-backup", params=params), ready_state(**{"keep-copy": config_keep})
     )
 
-    assert fake.calls == [("create", {"notes": "", "keep_copy": expected})]
+    ((name, call),) = fake.calls
+    assert (name, call["keep_copy"]) == ("create", expected)
 
 
 def test_defaults_come_from_the_hosting_controller(
@@ -442,8 +455,10 @@ def test_ready_without_backup_says_how_to_take_one(fake: Behaviour) -> None:
 
     out = ctx.run(ctx.on.update_status(), ready_state())
 
-    assert out.unit_status == testing.ActiveStatus(
-        "ready; no backup taken yet (run create-backup)"
+    assert isinstance(out.unit_status, testing.ActiveStatus)
+    # The leader's status goes on with the schedule.
+    assert out.unit_status.message.startswith(
+        "ready; no backup taken yet (run create-backup); next backup "
     )
     assert fake.calls == []  # nothing remembered to recheck: update-status stays offline
 
@@ -545,8 +560,10 @@ def test_config_change_rechecks_and_clears_a_fixed_problem(fake: Behaviour) -> N
     out = ctx.run(ctx.on.config_changed(), after)
 
     assert ("check", {}) in fake.calls
-    assert out.unit_status == testing.ActiveStatus(
-        "ready; no backup taken yet (run create-backup)"
+    assert isinstance(out.unit_status, testing.ActiveStatus)
+    # The leader's status goes on with the schedule.
+    assert out.unit_status.message.startswith(
+        "ready; no backup taken yet (run create-backup); next backup "
     )
 
 
@@ -574,8 +591,10 @@ def test_secret_change_tracks_the_new_revision_and_rechecks(fake: Behaviour) -> 
 
     out = ctx.run(ctx.on.secret_changed(changed), dataclasses.replace(blocked, secrets=[changed]))
 
-    assert out.unit_status == testing.ActiveStatus(
-        "ready; no backup taken yet (run create-backup)"
+    assert isinstance(out.unit_status, testing.ActiveStatus)
+    # The leader's status goes on with the schedule.
+    assert out.unit_status.message.startswith(
+        "ready; no backup taken yet (run create-backup); next backup "
     )
     assert fake.services[-1].access.password == "n3w-Pa55"
     assert out.get_secret(id=secret.id).tracked_content["password"] == "n3w-Pa55"
@@ -593,8 +612,10 @@ def test_update_status_rechecks_only_transient_problems(fake: Behaviour) -> None
 
     fake.check_error = None
     out = ctx.run(ctx.on.update_status(), still)
-    assert out.unit_status == testing.ActiveStatus(
-        "ready; no backup taken yet (run create-backup)"
+    assert isinstance(out.unit_status, testing.ActiveStatus)
+    # The leader's status goes on with the schedule.
+    assert out.unit_status.message.startswith(
+        "ready; no backup taken yet (run create-backup); next backup "
     )
     assert [name for name, _ in fake.calls] == ["create", "check", "check"]
 

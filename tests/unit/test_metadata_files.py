@@ -24,6 +24,7 @@ CHARM_SOURCE = ROOT / "src" / "charm.py"
 JUJU_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
     "int": (int,),
+    "integer": (int,),  # actions.yaml params are JSON Schema, config.yaml options are not
     "float": (float,),
     "boolean": (bool,),
     "secret": (object,),  # ops hands over an ops.Secret
@@ -133,6 +134,26 @@ def test_description_tells_the_operator_how_to_set_up() -> None:
         "create-backup",
     ):
         assert step in description
+
+
+def test_the_backups_relation_is_the_one_the_charm_provides() -> None:
+    meta = load("charmcraft.yaml")
+
+    assert meta["provides"] == {charm.RELATION: {"interface": "juju_backups"}}
+    # A requirer or a peer endpoint would be a way into the charm nobody reviewed.
+    assert "requires" not in meta
+    assert "peers" not in meta
+    providers = [
+        node
+        for node in ast.walk(ast.parse(CHARM_SOURCE.read_text()))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "BackupsProvider"
+    ]
+    assert len(providers) == 1
+    endpoint = providers[0].args[1]
+    assert isinstance(endpoint, ast.Name)
+    assert endpoint.id == "RELATION"
 
 
 def test_archives_storage_is_the_one_the_charm_uses() -> None:
@@ -249,5 +270,8 @@ def test_charm_reads_params_only_through_load_params() -> None:
 def test_the_checks_above_can_see_the_charm() -> None:
     # Guards the AST helpers: if they found nothing, the "and the reverse" tests would pass
     # on an empty charm.
-    assert observed_actions() == {"create-backup": "_on_create_backup_action"}
+    observed = observed_actions()
+    assert observed["create-backup"] == "_on_create_backup_action"
+    assert observed["prune-backups"] == "_on_prune_backups_action"
     assert handler_params_classes()["_on_create_backup_action"] == ["CreateBackupParams"]
+    assert handler_params_classes()["_on_prune_backups_action"] == ["PruneBackupsParams"]
