@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import inspect
-import json
 import logging
 import re
-import ssl
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
-
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
-from websockets.sync.client import ClientConnection
-from websockets.sync.client import connect as ws_connect
 
 from .errors import (
     CallTimeout,
@@ -31,8 +24,9 @@ from .errors import (
     error_from_wire,
 )
 from .models import DownloadResult, ModelSummary
-from .tls import SERVER_NAME, is_tls_failure, pinned_context, split_endpoint, tls_failure
+from .tls import pinned_context, split_endpoint
 from .transfer import DEFAULT_CHUNK, ProgressFn, download_backup
+from .transport import MalformedMessageError, WebSocket, WebSocketClosed
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +43,6 @@ CLIENT_FACADES: Mapping[str, tuple[int, ...]] = {
 MAX_FRAME = 64 << 20
 _UUID = re.compile(r"^[0-9a-fA-F-]{1,64}$")
 _SCOPE_ORDER = {"public": 0, "local-cloud": 1, "local-fabric": 2, "": 3, "local-machine": 4}
-_WS_OPTIONS = frozenset(inspect.signature(ws_connect).parameters)
 
 
 def flatten_servers(servers: Any) -> list[str]:
@@ -108,7 +101,7 @@ class Connection:
 
     def __init__(
         self,
-        ws: ClientConnection,
+        ws: WebSocket,
         *,
         endpoint: str,
         ca_cert: str,
@@ -160,6 +153,11 @@ class Connection:
     def closed(self) -> bool:
         """Whether the connection was closed (by us or by the controller)."""
         return self._closed
+
+    @property
+    def tls_version(self) -> str | None:
+        """The TLS version in use, e.g. ``"TLSv1.3"`` (``None`` once closed)."""
+        return self._ws.tls_version
 
     def close(self) -> None:
         """Close the connection; safe to call more than once."""
@@ -307,42 +305,29 @@ class Connection:
             if params is not None:
                 message["params"] = dict(params)
             logger.debug("%s -> %s #%d", self.endpoint, what, request_id)
+            # One deadline for the whole call: sending, pings answered meanwhile, the answer.
+            deadline = time.monotonic() + limit
             try:
-                self._ws.send(json.dumps(message))
-                answer = self._wait(request_id, what, limit)
-            except ConnectionClosed:
-                self._closed = True
-                raise ConnectionFailed(
-                    f"the connection to {self.endpoint} was closed during {what}"
-                ) from None
-            except OSError as e:
-                self._closed = True
-                raise ConnectionFailed(
-                    f"the connection to {self.endpoint} failed during {what}: "
-                    f"{e.__class__.__name__}"
-                ) from None
-        return self._result(answer, what)
-
-    def _wait(self, request_id: int, what: str, limit: float) -> dict[str, Any]:
-        deadline = time.monotonic() + limit
-        while True:
-            remaining = deadline - time.monotonic()
-            try:
-                if remaining <= 0:
-                    raise TimeoutError
-                raw = self._ws.recv(timeout=remaining)
+                self._ws.send_json(message, deadline)
+                answer = self._wait(request_id, what, deadline)
             except TimeoutError:
                 raise CallTimeout(
                     f"no answer to {what} from {self.endpoint} within {limit:g} s"
                 ) from None
-            if isinstance(raw, bytes):
-                raw = raw.decode("utf-8", errors="replace")
-            try:
-                answer = json.loads(raw)
-            except ValueError:
-                raise ProtocolError(
-                    f"the answer to {what} is not valid JSON ({len(raw)} characters)"
+            except WebSocketClosed as e:
+                self._closed = True
+                raise ConnectionFailed(
+                    f"the connection to {self.endpoint} was closed during {what}: {e.reason}"
                 ) from None
+            except MalformedMessageError as e:
+                # An invalid frame ends the connection; an answer that is not JSON does not.
+                self._closed = self._ws.closed
+                raise ProtocolError(f"the answer to {what} {e.problem}") from None
+        return self._result(answer, what)
+
+    def _wait(self, request_id: int, what: str, deadline: float) -> dict[str, Any]:
+        while True:
+            answer = self._ws.recv_json(deadline)
             if not isinstance(answer, dict):
                 raise ProtocolError(f"the answer to {what} is not a JSON object")
             # A late answer to an earlier call that timed out: not ours, skip it.
@@ -447,49 +432,13 @@ class Connection:
         return _Redirect(err, servers, ca_cert)
 
 
-def _open(endpoint: str, ca_cert: str, model_uuid: str | None, timeout: float) -> ClientConnection:
-    host, port = split_endpoint(endpoint)
-    netloc = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+def _open(endpoint: str, ca_cert: str, model_uuid: str | None, timeout: float) -> WebSocket:
     path = f"/model/{model_uuid}/api" if model_uuid else "/api"
-    tls = pinned_context(ca_cert)
-    # websockets' sync client reads the socket in a background thread while the caller writes
-    # to it. With TLS 1.3 the server's post-handshake messages (session tickets, which Go
-    # servers send) are processed by that reader while the caller writes the opening
-    # handshake: OpenSSL objects are not safe for that, and the handshake can stall so badly
-    # that the connection cannot even be torn down (seen about once in 150 connects). TLS 1.2
-    # has no post-handshake messages; Juju's API servers accept it (their minimum).
-    tls.maximum_version = ssl.TLSVersion.TLSv1_2
-    options: dict[str, Any] = {
-        "ssl": tls,
-        "server_hostname": SERVER_NAME,
-        "open_timeout": timeout,
-        "close_timeout": min(timeout, 5.0),
-        "max_size": MAX_FRAME,
-        "compression": None,
-    }
-    if "proxy" in _WS_OPTIONS:
-        # A controller is dialled directly, as Juju's own client does, whatever HTTPS_PROXY says.
-        options["proxy"] = None
-    if "legacy" in _WS_OPTIONS:
-        # websockets 17 wants an explicit opt-in to a connection object kept beyond a `with`.
-        options["legacy"] = True
-    try:
-        ws = ws_connect(f"wss://{netloc}{path}", **options)
-    except OSError as e:
-        if is_tls_failure(e):
-            raise tls_failure(endpoint, e) from None
-        if isinstance(e, TimeoutError):
-            raise ConnectionFailed(f"{endpoint}: no answer within {timeout:g} s") from None
-        raise ConnectionFailed(f"{endpoint}: {e.strerror or e.__class__.__name__}") from None
-    except InvalidStatus as e:
-        raise ConnectionFailed(
-            f"{endpoint}: the WebSocket handshake was refused (HTTP {e.response.status_code})"
-        ) from None
-    except (InvalidHandshake, InvalidURI) as e:
-        raise ConnectionFailed(f"{endpoint}: WebSocket handshake failed ({e})") from None
-    if not isinstance(ws, ClientConnection):  # websockets 17 may hand back a reconnect helper
-        raise ConnectionFailed(f"{endpoint}: unexpected websockets connection type")
-    return ws
+    # No TLS version cap: the transport does all its socket I/O on one thread, so TLS 1.3's
+    # post-handshake messages cannot race a write. The context keeps TLS 1.2 as the minimum,
+    # which is Juju's too. A controller is dialled directly, whatever HTTPS_PROXY says, as
+    # Juju's own client does.
+    return WebSocket.open(endpoint, path, pinned_context(ca_cert), timeout, MAX_FRAME)
 
 
 def _dial(

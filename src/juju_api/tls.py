@@ -31,6 +31,8 @@ def pinned_context(ca_cert: str) -> ssl.SSLContext:
         ) from None
     ctx.check_hostname = True
     ctx.verify_mode = ssl.CERT_REQUIRED
+    # Juju's own minimum; explicit, as a system OpenSSL configuration may set another.
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     # Python 3.13 turns on RFC 5280 strictness that Go-made Juju CAs may not meet; the chain
     # and the name are still verified.
     ctx.verify_flags &= ~getattr(ssl, "VERIFY_X509_STRICT", 0)

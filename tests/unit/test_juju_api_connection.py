@@ -13,11 +13,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from websockets.exceptions import ConnectionClosedError
 
 import juju_api
 from juju_api import connection as jc
 from juju_api import errors as e
+from juju_api.transport import MalformedMessageError, WebSocketClosed
 
 Handler = Callable[[dict[str, Any]], "dict[str, Any] | None"]
 
@@ -73,7 +73,10 @@ def login_result(**overrides: Any) -> dict[str, Any]:
 
 
 class FakeWS:
-    """Answers each request with ``handler``; ``None`` means no answer (a timeout)."""
+    """Stands in for transport.WebSocket: answers each request with ``handler``.
+
+    ``None`` from the handler means no answer (a timeout).
+    """
 
     def __init__(self, handler: Handler) -> None:
         self.handler = handler
@@ -81,24 +84,29 @@ class FakeWS:
         self.queue: list[str] = []
         self.closed = False
         self.dead = False
+        self.deadlines: list[float | None] = []
 
-    def send(self, text: str) -> None:
+    def send_json(self, obj: Any, deadline: float | None = None) -> None:
+        self.deadlines.append(deadline)
         if self.dead:
-            raise ConnectionClosedError(None, None)
-        message = json.loads(text)
+            raise WebSocketClosed("h:1", "the server dropped it without a closing handshake")
+        message = json.loads(json.dumps(obj))
         self.sent.append(message)
         answer = self.handler(message)
         if answer is not None:
             self.queue.append(answer if isinstance(answer, str) else json.dumps(answer))
 
-    def recv(self, timeout: float | None = None) -> str:
-        assert timeout is not None
-        assert timeout > 0
+    def recv_json(self, deadline: float) -> Any:
+        self.deadlines.append(deadline)
         if self.dead:
-            raise ConnectionClosedError(None, None)
+            raise WebSocketClosed("h:1", "the server dropped it without a closing handshake")
         if not self.queue:
             raise TimeoutError
-        return self.queue.pop(0)
+        raw = self.queue.pop(0)
+        try:
+            return json.loads(raw)
+        except ValueError:
+            raise MalformedMessageError("h:1", f"is not valid JSON ({len(raw)} bytes)") from None
 
     def close(self) -> None:
         self.closed = True
@@ -630,67 +638,87 @@ def test_flatten_servers_skips_junk():
     assert jc.flatten_servers(None) == []
 
 
-# -- the transport options handed to websockets ----------------------------------------------
+# -- what _open hands to the transport ----------------------------------------------------
 
 
-def test_open_pins_the_ca_and_the_name(monkeypatch: pytest.MonkeyPatch):
-    seen: dict[str, Any] = {}
+class OpenRecorder:
+    """Stands in for transport.WebSocket.open: records its arguments, then refuses."""
 
-    def fake_connect(uri: str, **options: Any) -> Any:
-        seen["uri"] = uri
-        seen.update(options)
-        raise ConnectionRefusedError(111, "Connection refused")
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
 
-    monkeypatch.setattr(jc, "ws_connect", fake_connect)
+    def __call__(
+        self,
+        endpoint: str,
+        path: str,
+        ssl_context: ssl.SSLContext,
+        open_timeout: float,
+        max_size: int,
+    ) -> Any:
+        self.calls.append(
+            {
+                "endpoint": endpoint,
+                "path": path,
+                "ssl_context": ssl_context,
+                "open_timeout": open_timeout,
+                "max_size": max_size,
+            }
+        )
+        raise e.ConnectionFailed(f"{endpoint}: Connection refused")
+
+
+def test_open_pins_the_ca_and_allows_tls_1_3(monkeypatch: pytest.MonkeyPatch):
+    recorder = OpenRecorder()
+    monkeypatch.setattr(jc.WebSocket, "open", recorder)
     with pytest.raises(e.ConnectionFailed, match="Connection refused"):
         jc._open("[fd00::1]:17070", CA, MODEL_UUID, 7.0)
-    assert seen["uri"] == f"wss://[fd00::1]:17070/model/{MODEL_UUID}/api"
-    assert seen["server_hostname"] == "juju-apiserver"
+    (seen,) = recorder.calls
+    assert seen["endpoint"] == "[fd00::1]:17070"
+    assert seen["path"] == f"/model/{MODEL_UUID}/api"
     assert seen["max_size"] == 64 << 20
     assert seen["open_timeout"] == 7.0
-    ctx = seen["ssl"]
+    ctx = seen["ssl_context"]
     assert ctx.verify_mode == ssl.CERT_REQUIRED
     assert ctx.check_hostname is True
-    assert ctx.maximum_version == ssl.TLSVersion.TLSv1_2
+    # TLS 1.3 whenever the controller offers it; never below Juju's own minimum.
+    assert ctx.maximum_version == ssl.TLSVersion.MAXIMUM_SUPPORTED
+    assert ctx.minimum_version == ssl.TLSVersion.TLSv1_2
     # Exactly the given CA is trusted, not the system store.
     assert len(ctx.get_ca_certs()) == 1
-    if "proxy" in jc._WS_OPTIONS:
-        assert seen["proxy"] is None
-
-
-@pytest.mark.parametrize(
-    ("raised", "error", "text"),
-    [
-        (ssl.SSLCertVerificationError(1, "certificate verify failed"), e.TLSVerificationFailed,
-         "juju-apiserver"),
-        (ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number"),
-         e.TLSVerificationFailed, "TLS"),
-        (ssl.SSLEOFError(8, "EOF occurred in violation of protocol"), e.ConnectionFailed, "h:1"),
-        (TimeoutError(), e.ConnectionFailed, "no answer within 7 s"),
-        (ConnectionRefusedError(111, "Connection refused"), e.ConnectionFailed, "refused"),
-    ],
-)  # fmt: skip
-def test_open_failures_are_typed(
-    monkeypatch: pytest.MonkeyPatch, raised: Exception, error: type[e.JujuError], text: str
-):
-    def fake_connect(uri: str, **options: Any) -> Any:
-        raise raised
-
-    monkeypatch.setattr(jc, "ws_connect", fake_connect)
-    with pytest.raises(error, match=text) as exc:
-        jc._open("h:1", CA, None, 7.0)
-    if error is e.ConnectionFailed:
-        assert type(exc.value) is e.ConnectionFailed
 
 
 def test_controller_path_without_model(monkeypatch: pytest.MonkeyPatch):
-    seen: list[str] = []
-
-    def fake_connect(uri: str, **options: Any) -> Any:
-        seen.append(uri)
-        raise ConnectionRefusedError(111, "Connection refused")
-
-    monkeypatch.setattr(jc, "ws_connect", fake_connect)
+    recorder = OpenRecorder()
+    monkeypatch.setattr(jc.WebSocket, "open", recorder)
     with pytest.raises(e.ConnectionFailed):
         jc._open("10.0.0.1:17070", CA, None, 1)
-    assert seen == ["wss://10.0.0.1:17070/api"]
+    assert [c["path"] for c in recorder.calls] == ["/api"]
+
+
+def test_an_oversized_answer_is_a_protocol_error_and_ends_the_connection():
+    class Oversized(FakeWS):
+        def recv_json(self, deadline: float) -> Any:
+            self.closed = True
+            raise MalformedMessageError("h:1", "is larger than the 67108864-byte limit")
+
+    ws = Oversized(server())
+    conn = jc.Connection(
+        ws,  # type: ignore[arg-type]
+        endpoint="h:1",
+        ca_cert=CA,
+        username="u",
+        password="p",
+        model_uuid=None,
+        timeout=5.0,
+    )
+    with pytest.raises(e.ProtocolError, match=r"answer to Admin\(3\)\.Login is larger than"):
+        conn._login(None)
+    assert conn.closed
+
+
+def test_one_deadline_covers_the_whole_call():
+    conn, ws = logged_in()
+    ws.deadlines.clear()
+    conn.call("Pinger", "Ping", timeout=3.0)
+    send_deadline, recv_deadline = ws.deadlines
+    assert send_deadline == recv_deadline

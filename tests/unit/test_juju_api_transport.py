@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import json
+import logging
 import socket
 import ssl
 import struct
@@ -647,3 +648,29 @@ def test_close_is_bounded_when_the_server_never_answers(pair: Callable[[Script],
     assert ws.closed
     release.set()
     p.join()
+
+
+def test_frames_never_reach_the_logs(
+    pair: Callable[[Script], Pair], caplog: pytest.LogCaptureFixture
+):
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="websockets")  # the charm sets it to INFO
+
+    def script(peer: Peer) -> None:
+        peer.accept()
+        peer.next_message()
+        peer.send_json({"request-id": 1, "response": {"ca-private-key": "KEY-MATERIAL"}})
+        peer.wait_for_eof()
+
+    p = pair(script)
+    ws = p.open()
+    ws.send_json({"request-id": 1, "params": {"credentials": "s3cret-password"}}, deadline())
+    assert ws.recv_json(deadline())["response"]["ca-private-key"] == "KEY-MATERIAL"
+    ws.close()
+    p.join()
+    # The peer's own server protocol logs frames; the client's side must not.
+    client = [r for r in caplog.records if not r.name.startswith("websockets.server")]
+    assert any(r.name == "juju_api.transport" for r in client)  # it does log, at DEBUG
+    text = "\n".join(r.getMessage() for r in client)
+    assert "s3cret-password" not in text
+    assert "KEY-MATERIAL" not in text
