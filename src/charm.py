@@ -76,10 +76,6 @@ LOCK_NAME = ".juju-backups.lock"
 MAX_SCHEDULED_FAILURES = 10
 # A failure's reason in the status is cut here: the full text is in juju debug-log.
 STATUS_REASON_LENGTH = 120
-# Keys that must never reach an action result, whatever the controller sent.
-_CA_KEYS = frozenset({"ca-cert", "ca-private-key"})
-# How the wire writes "no time" (3.x controllers never set "stored"): not worth showing.
-_GO_ZERO_TIME = "0001-01-01T00:00:00Z"
 
 
 class CharmSetupError(Exception):
@@ -863,11 +859,8 @@ def backup_results(entry: Entry) -> dict[str, Any]:
     Returns:
         A nested mapping of strings.
     """
-    metadata = {
-        key: str(value)
-        for key, value in entry.metadata.items()
-        if key not in _CA_KEYS and value not in (None, "", _GO_ZERO_TIME)
-    }
+    # No CA material, no "unknown" values, and what the controller wrote made safe for Juju.
+    metadata = reports.string_metadata(entry.metadata)
     return {
         "backup-id": entry.id,
         "archive": str(entry.archive),

@@ -25,6 +25,7 @@ FORMATS = (TABLE, JSON)
 NOTES_WIDTH = 48
 FAILURES_SHOWN = 5
 _KEY = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
+RESULT_LIMIT = 4096
 
 
 def listing_results(listing: BackupListing, output_format: str) -> dict[str, Any]:
@@ -263,10 +264,17 @@ def string_metadata(metadata: Mapping[str, Any]) -> dict[str, str]:
         The cleaned metadata.
     """
     return {
-        key: str(value)
+        key: _result_text(value)
         for key, value in clean_metadata(metadata).items()
         if isinstance(key, str) and _KEY.fullmatch(key)
     }
+
+
+def _result_text(value: object) -> str:
+    # The controller wrote these; Juju takes results as action-set arguments, which cannot
+    # hold a NUL and must stay far below the kernel's 128 KiB per argument.
+    text = "".join(c if c.isprintable() else "\ufffd" for c in str(value))
+    return text if len(text) <= RESULT_LIMIT else text[: RESULT_LIMIT - 3] + "..."
 
 
 def _bool(value: bool) -> str:

@@ -21,8 +21,9 @@ def select_for_pruning(
     Only archives made by ``application`` are candidates: others on the same storage (an
     earlier deployment under another name, copies put there by hand) are not ours to delete.
     The newest of the application's archives is never chosen, whatever the policy says, so a
-    policy can never leave the application without a backup. Every catalogue entry is a
-    verified, complete archive, so the newest entry is the newest successful backup.
+    policy can never leave the application without a backup; nor is the one stored last.
+    Every catalogue entry is a verified, complete archive, so the newest entry is the newest
+    successful backup.
 
     Args:
         entries: the archives on the storage, in any order.
@@ -50,10 +51,17 @@ def select_for_pruning(
         reverse=True,
     )
     cutoff = now - timedelta(days=keep_days)
+    # The archive stored last is kept too: ordered by the controller's clock, a backup taken
+    # after that clock was put back looks older than the others and would be pruned at once.
+    stored = sorted(ours, key=lambda e: e.stored_at, reverse=True)
+    latest: Entry | None = None
+    if stored and (len(stored) == 1 or stored[0].stored_at > stored[1].stored_at):
+        latest = stored[0]
     doomed = [
         entry
         for position, entry in enumerate(ours)
         if position > 0
+        and entry is not latest
         and ((keep_count and position >= keep_count) or (keep_days and entry.when < cutoff))
     ]
     doomed.reverse()

@@ -694,7 +694,7 @@ class BackupService:
             raise BackupFailedError(
                 f"backup {meta.id} is already on this unit's storage (two backups started in "
                 f"the same second share their name); the new one was not downloaded and the "
-                f"one kept is untouched. {_where_it_stays(meta)}. Run create-backup again"
+                f"one kept is untouched; {_where_it_stays(meta)}. Run create-backup again"
             )
         return dest
 

@@ -229,32 +229,15 @@ def test_upload_rejected(make_sim: MakeSim) -> None:
     assert plan["upload-needed"] == "true"
     assert "as the controller's copy has other content" in plan["plan"]
     assert message.startswith(f"the controller refused the upload of backup {backup_id}: ")
-    assert "(HTTP 500)" in message
+    assert f'(HTTP 500): backup metadata "{backup_id}" already exists' in message
+    assert "(the controller already has a different backup with this id: restore that one, " in (
+        message
+    )
     assert message.endswith("Nothing was restored; the controller is out of restore mode")
     assert [c.method for c in sim.calls if c.facade == "HTTP"][-1:] != ["PUT backups"]
     assert "Restore" not in backup_calls(sim)
     assert sim.restore_status == "FAILED"
     assert not unit.restore_state.exists()
-    # jujusim bug, reported: its upload endpoint wants multipart/related where Juju accepts
-    # any multipart type (apiserver/httpattachment); until it is fixed it refuses every
-    # upload for that reason and records a violation. With the fix it refuses this one as
-    # Juju does: a backup with this id already exists.
-    sim.violations[:] = [v for v in sim.violations if "upload with Content-Type" not in v]
-
-
-def test_restore_uploads_an_archive_the_controller_lacks(make_sim: MakeSim) -> None:
-    sim = start(make_sim, "2.8.11")
-    unit = Unit(sim)
-    backup_id = unit.create()  # not kept: only the unit has it
-    assert sim.stored_backups == {}
-
-    plan = unit.run("restore", **{"backup-id": backup_id})
-    done = unit.run("restore", **{"backup-id": backup_id, "confirm": True})
-
-    assert plan["upload-needed"] == "true"
-    assert done["uploaded"] == "true"
-    assert done["restored"] in sim.stored_backups
-    assert sim.restore_status == "CHECKED"
 
 
 def test_2_3_cannot_take_an_upload(make_sim: MakeSim) -> None:

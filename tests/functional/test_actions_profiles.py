@@ -203,6 +203,32 @@ def test_full_restore_with_the_controller_restarting(make_sim: MakeSim, version:
     assert not unit.restore_state.exists()
 
 
+def test_restore_uploads_an_archive_the_controller_lacks(make_sim: MakeSim) -> None:
+    sim = start(make_sim, "2.8.11")
+    unit = Unit(sim)
+    backup_id = unit.create()  # not kept: only the unit has it
+    assert sim.stored_backups == {}
+
+    plan = unit.run("restore", **{"backup-id": backup_id})
+    done = unit.run("restore", **{"backup-id": backup_id, "confirm": True})
+
+    assert plan["upload-needed"] == "true"
+    assert "as the controller does not have it" in plan["plan"]
+    assert "controller-id" not in plan  # the upload gives it one
+    assert done["uploaded"] == "true"
+    assert done["restored"] in sim.stored_backups
+    assert sim.stored_backups[done["restored"]]["checksum"] == sha1_b64(
+        unit.catalogue.archive_path(backup_id)
+    )
+    assert sim.restore_status == "CHECKED"
+    order = [line.split(" ")[0] for line in unit.logs]
+    assert order.index("uploading") < order.index("uploaded") < order.index("Restore:")
+    http = [c.method for c in sim.calls if c.facade == "HTTP"]
+    assert http[-1] == "PUT backups"
+    restore_call = next(c for c in sim.calls if c.method == "Restore")
+    assert restore_call.params == {"backup-id": done["restored"]}
+
+
 STEP_NAMES = {"PrepareRestore", "Restore", "FinishRestore"}
 
 
