@@ -83,8 +83,10 @@ class NodeServer:
         assert task is not None
         self._tasks.add(task)
         self._writers.add(writer)
+        finished = False
         try:
             await self._serve(reader, writer)
+            finished = True
         except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
             pass
         except asyncio.CancelledError:
@@ -94,6 +96,13 @@ class NodeServer:
         finally:
             self._writers.discard(writer)
             self._tasks.discard(task)
+            if finished and not writer.transport.is_closing():
+                # drain() returns at the high-water mark, not when the buffer is empty:
+                # aborting now would drop the tail of a streamed download. Close as Go's
+                # server does, sending everything first; faults and stops still abort.
+                writer.close()
+                with contextlib.suppress(ConnectionError, ssl.SSLError, TimeoutError):
+                    await asyncio.wait_for(writer.wait_closed(), 10)
             writer.transport.abort()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
