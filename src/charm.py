@@ -8,7 +8,6 @@ work itself is in service.py.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 from collections.abc import Callable
@@ -26,11 +25,13 @@ from charms.juju_backups.v0.backups import (
     LastBackup,
 )
 
+import automation
 import lock
 import notes
 import reports
 import retention
 import schedule
+import scheduling
 from catalogue import Catalogue, Entry
 from config import (
     CharmConfig,
@@ -52,11 +53,7 @@ from service import (
     BackupService,
     ControllerAccess,
     ControllerFacts,
-    DownloadFailedError,
-    NotEnoughSpaceError,
-    OperatorFixError,
     ServiceError,
-    UnavailableError,
     agent_conf_path,
     ca_from_agent_conf,
     endpoints_from_env,
@@ -72,10 +69,6 @@ logging.getLogger("websockets").setLevel(logging.INFO)
 STORAGE = "archives"
 RELATION = "backups"
 LOCK_NAME = ".juju-backups.lock"
-# Failed scheduled runs kept for the status; older ones are only counted.
-MAX_SCHEDULED_FAILURES = 10
-# A failure's reason in the status is cut here: the full text is in juju debug-log.
-STATUS_REASON_LENGTH = 120
 
 
 class CharmSetupError(Exception):
@@ -100,46 +93,6 @@ class Problem:
 
     def to_dict(self) -> dict[str, str]:
         return {"message": self.message, "kind": self.kind, "at": self.at}
-
-
-@dataclass(frozen=True)
-class Scheduling:
-    """The leader's record of its schedule, kept in StoredState for the status.
-
-    Attributes:
-        expr: the schedule the cron entry was written for.
-        since: when this unit started scheduling it (ISO 8601, UTC).
-        last_run: when the last scheduled run started (ISO 8601), "" before the first.
-        failures: the newest failed runs since the last success, oldest first: "at" (ISO
-            8601) and "reason".
-        failed_count: how many runs failed since the last success (failures keeps only the
-            newest MAX_SCHEDULED_FAILURES).
-    """
-
-    expr: str
-    since: str
-    last_run: str = ""
-    failures: tuple[tuple[str, str], ...] = ()
-    failed_count: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "expr": self.expr,
-            "since": self.since,
-            "last-run": self.last_run,
-            "failures": [{"at": at, "reason": reason} for at, reason in self.failures],
-            "failed-count": self.failed_count,
-        }
-
-    @classmethod
-    def from_dict(cls, stored: Any) -> Scheduling:
-        return cls(
-            expr=str(stored["expr"]),
-            since=str(stored["since"]),
-            last_run=str(stored.get("last-run", "")),
-            failures=tuple((str(f["at"]), str(f["reason"])) for f in stored.get("failures", [])),
-            failed_count=int(stored.get("failed-count", 0)),
-        )
 
 
 class ScheduledBackupEvent(ops.EventBase):
@@ -306,7 +259,7 @@ class JujuBackupsCharm(ops.CharmBase):
             self._remember_failure(error)
             event.fail(str(error))
             return
-        event.set_results(backup_results(entry))
+        event.set_results(reports.backup_results(entry))
         self._after_backup(entry, config, root, publish=True)
 
     def _on_prune_backups_action(self, event: ops.ActionEvent) -> None:
@@ -331,14 +284,14 @@ class JujuBackupsCharm(ops.CharmBase):
             return
         verb = "would remove" if params.dry_run else "removed"
         for entry in chosen:
-            _progress_logger(event.log)(f"{verb} {_describe_archive(entry)}")
+            _progress_logger(event.log)(f"{verb} {reports.describe_archive(entry)}")
         policy = retention.describe(
             application=self.app.name,
             keep_count=config.retention_count,
             keep_days=config.retention_days,
         )
         event.set_results(
-            prune_results(chosen, dry_run=params.dry_run, policy=policy, remaining=total)
+            reports.prune_results(chosen, dry_run=params.dry_run, policy=policy, remaining=total)
         )
 
     def _on_list_backups_action(self, event: ops.ActionEvent) -> None:
@@ -418,7 +371,9 @@ class JujuBackupsCharm(ops.CharmBase):
                     "(apt install cron) or set schedule to an empty string"
                 )
             )
-        event.add_status(ops.ActiveStatus(self._summary(problem) + self._schedule_summary(config)))
+        failed_at = problem.at if problem is not None and problem.kind == "failed" else None
+        summary = reports.status_summary(self._stored.last_backup, failed_at)
+        event.add_status(ops.ActiveStatus(summary + self._schedule_summary(config)))
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -640,7 +595,9 @@ class JujuBackupsCharm(ops.CharmBase):
         service = self._service(config, access, root)
         try:
             entry = service.create(
-                self._notes_maker(config, request.app_name, extra=_requested_notes(request)),
+                self._notes_maker(
+                    config, request.app_name, extra=automation.requested_notes(request)
+                ),
                 keep_copy=config.keep_copy,
                 trigger=request.app_name,
             )
@@ -650,7 +607,7 @@ class JujuBackupsCharm(ops.CharmBase):
             return False
         except ServiceError as error:
             logger.error("backup requested by %s failed: %s", request.app_name, error)
-            self.backups_relation.fail(request, relation_error(error))
+            self.backups_relation.fail(request, automation.relation_error(error))
             if error.blocked or error.retryable:
                 self._remember_failure(error)
             return True
@@ -670,7 +627,7 @@ class JujuBackupsCharm(ops.CharmBase):
         self._remember_backup(entry)
         if publish:
             # complete() publishes the backups relations asked for; these are the others.
-            self.backups_relation.publish_last_backup(last_backup_of(entry))
+            self.backups_relation.publish_last_backup(automation.last_backup_of(entry))
         try:
             self._log_pruned(self._prune(config, root))
         except (lock.Busy, OSError) as error:
@@ -701,7 +658,7 @@ class JujuBackupsCharm(ops.CharmBase):
 
     def _log_pruned(self, removed: list[Entry]) -> None:
         for entry in removed:
-            logger.info("retention removed %s", _describe_archive(entry))
+            logger.info("retention removed %s", reports.describe_archive(entry))
 
     def _own_archives(self, root: Path) -> list[Entry]:
         return [e for e in Catalogue(root).list() if e.application == self.app.name]
@@ -712,29 +669,20 @@ class JujuBackupsCharm(ops.CharmBase):
             own = self._own_archives(self._storage_root())
         except (CharmSetupError, OSError):
             return None
-        return last_backup_of(own[0]) if own else None
+        return automation.last_backup_of(own[0]) if own else None
 
     def _notes_maker(
         self, config: CharmConfig, trigger: str, *, extra: str = ""
     ) -> Callable[[ControllerFacts], str]:
         """The notes of a backup, filled in once the service knows the controller."""
-        template = config.notes_template
-        unit, app, model = self.unit.name, self.app.name, self.model.name
-
-        def make(facts: ControllerFacts) -> str:
-            values = notes.values_for(
-                trigger=trigger,
-                unit=unit,
-                app=app,
-                model=model,
-                controller=facts.uuid,
-                juju_version=facts.version,
-                now=_utcnow(),
-            )
-            rendered = notes.render(template, values)
-            return notes.clean(": ".join(part for part in (rendered, extra) if part))
-
-        return make
+        return notes.maker(
+            config.notes_template,
+            trigger=trigger,
+            unit=self.unit.name,
+            app=self.app.name,
+            model=self.model.name,
+            extra=extra,
+        )
 
     # -- the schedule -----------------------------------------------------------------------
 
@@ -764,12 +712,9 @@ class JujuBackupsCharm(ops.CharmBase):
             schedule.install(path, content)
             logger.info("scheduled backups %s: wrote %s", config.schedule, path)
         state = self._scheduling()
-        if state is None:
-            self._stored.scheduling = Scheduling(config.schedule, _utcnow().isoformat()).to_dict()
-        elif state.expr != config.schedule:
-            # A new schedule is due from now on; what failed under the old one still shows.
-            changed = dataclasses.replace(state, expr=config.schedule, since=_utcnow().isoformat())
-            self._stored.scheduling = changed.to_dict()
+        updated = scheduling.scheduled(state, config.schedule, _utcnow())
+        if updated != state:
+            self._stored.scheduling = updated.to_dict()
 
     def _remove_cron(self) -> None:
         path = self._cron_path()
@@ -777,99 +722,37 @@ class JujuBackupsCharm(ops.CharmBase):
             logger.info("removed %s: this unit takes no scheduled backups", path)
         self._stored.scheduling = None
 
-    def _scheduling(self) -> Scheduling | None:
+    def _scheduling(self) -> scheduling.Scheduling | None:
         stored: Any = self._stored.scheduling
-        return Scheduling.from_dict(stored) if stored else None
+        return scheduling.Scheduling.from_dict(stored) if stored else None
 
     def _record_scheduled_run(self, started: datetime) -> None:
-        state = self._scheduling()
-        if state is None:  # the entry predates this unit's record (or StoredState was lost)
-            state = Scheduling(expr="", since=started.isoformat())
-        ran = dataclasses.replace(state, last_run=started.isoformat())
-        self._stored.scheduling = ran.to_dict()
+        self._stored.scheduling = scheduling.record_run(self._scheduling(), started).to_dict()
 
     def _record_scheduled_failure(self, started: datetime, reason: str) -> None:
-        state = self._scheduling() or Scheduling(expr="", since=started.isoformat())
-        failures = (*state.failures, (started.isoformat(), reason))[-MAX_SCHEDULED_FAILURES:]
-        failed = dataclasses.replace(state, failures=failures, failed_count=state.failed_count + 1)
+        failed = scheduling.record_failure(self._scheduling(), started, reason)
         self._stored.scheduling = failed.to_dict()
 
     def _record_scheduled_success(self) -> None:
-        state = self._scheduling()
-        if state is not None:
-            cleared = dataclasses.replace(state, failures=(), failed_count=0)
+        cleared = scheduling.record_success(self._scheduling())
+        if cleared is not None:
             self._stored.scheduling = cleared.to_dict()
 
     def _schedule_summary(self, config: CharmConfig) -> str:
         """The schedule's part of the Active status (leader only: others schedule nothing)."""
         if not self.unit.is_leader():
             return ""
-        parsed = schedule.parse(config.schedule)
-        if parsed is None:
-            return "; scheduled backups off (schedule is empty)"
-        now = _utcnow()
-        parts: list[str] = []
-        state = self._scheduling()
-        if state is not None and state.failures:
-            at, reason = state.failures[-1]
-            count = state.failed_count
-            what = f"{count} scheduled backups failed" if count > 1 else "scheduled backup failed"
-            parts.append(
-                f"{what}, last at {_format_time(datetime.fromisoformat(at))}: {_shorten(reason)}"
-            )
-        if state is not None:
-            due = _overdue_since(parsed, state, now)
-            if due is not None:
-                parts.append(f"scheduled backup overdue (due {_format_time(due)})")
-        parts.append(f"next backup {_format_time(parsed.next_after(now))}")
-        return "; " + "; ".join(parts)
+        return scheduling.summary(config.schedule, self._scheduling(), _utcnow())
 
     def _remember_backup(self, entry: Entry) -> None:
         self._stored.problem = None
-        self._stored.last_backup = {
-            "id": entry.id,
-            "at": _format_time(entry.when),
-            "size": entry.size,
-        }
+        self._stored.last_backup = reports.last_backup_record(entry)
 
     def _problem(self) -> Problem | None:
         stored: Any = self._stored.problem
         if not stored:
             return None
         return Problem(str(stored["message"]), str(stored["kind"]), str(stored["at"]))
-
-    def _summary(self, problem: Problem | None) -> str:
-        last: Any = self._stored.last_backup
-        text = (
-            f"last backup {last['id']} at {last['at']} ({human_size(int(last['size']))})"
-            if last
-            else "ready; no backup taken yet (run create-backup)"
-        )
-        if problem is not None and problem.kind == "failed":
-            text += f"; the attempt at {problem.at} failed (see juju show-operation)"
-        return text
-
-
-def backup_results(entry: Entry) -> dict[str, Any]:
-    """The create-backup action's results: Juju-legal keys, no CA material.
-
-    Args:
-        entry: the stored backup.
-
-    Returns:
-        A nested mapping of strings.
-    """
-    # No CA material, no "unknown" values, and what the controller wrote made safe for Juju.
-    metadata = reports.string_metadata(entry.metadata)
-    return {
-        "backup-id": entry.id,
-        "archive": str(entry.archive),
-        "size": str(entry.size),
-        "size-human": human_size(entry.size),
-        "stored-at": _format_time(entry.stored_at),
-        "downloaded-from": entry.source,
-        "metadata": metadata,
-    }
 
 
 def _progress_logger(log: Callable[[str], None]) -> Callable[[str], None]:
@@ -893,104 +776,11 @@ def _no_credentials_message(app: str) -> str:
 
 
 def _now() -> str:
-    return _format_time(datetime.now(timezone.utc))
-
-
-def _format_time(value: datetime) -> str:
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return scheduling.format_time(_utcnow())
 
 
 def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def prune_results(
-    chosen: list[Entry], *, dry_run: bool, policy: str, remaining: int
-) -> dict[str, str]:
-    """The prune-backups action's results.
-
-    Args:
-        chosen: the archives removed, or that would be.
-        dry_run: whether they were only chosen.
-        policy: the retention policy in words.
-        remaining: how many archives of the application are on the storage now.
-
-    Returns:
-        A flat mapping of strings.
-    """
-    count = len(chosen)
-    total = remaining if dry_run else remaining + count
-    archives = "archive" if total == 1 else "archives"
-    if dry_run:
-        summary = f"{count} of {total} {archives} would be removed"
-        if count:
-            summary += " (run prune-backups dry-run=false to remove them)"
-    else:
-        summary = f"removed {count} of {total} {archives}"
-    results = {"dry-run": str(dry_run).lower(), "policy": policy, "summary": summary}
-    if chosen:
-        results["archives"] = "\n".join(_describe_archive(entry) for entry in chosen)
-    return results
-
-
-def last_backup_of(entry: Entry) -> LastBackup:
-    """The summary related applications see of a backup.
-
-    Args:
-        entry: the stored backup.
-
-    Returns:
-        Its id, when it was stored (the end of the backup) and its size.
-    """
-    return LastBackup(id=entry.id, finished_at=entry.stored_at, size=entry.size)
-
-
-def relation_error(error: ServiceError) -> str:
-    """Say why a requested backup failed, to a related application.
-
-    The service's own messages name controller addresses, CA files and storage paths, which
-    the interface keeps out of relation data: they go to this unit's log, and the requirer
-    learns what kind of failure it was and where to look.
-
-    Args:
-        error: what the service raised.
-
-    Returns:
-        One line for the answer's `error`.
-    """
-    if isinstance(error, OperatorFixError):
-        what = "juju-backups cannot take backups until its operator fixes its setup"
-    elif isinstance(error, UnavailableError):
-        what = "the controller is unreachable or busy; ask again later"
-    elif isinstance(error, NotEnoughSpaceError):
-        what = "there is not enough space on the archives storage of juju-backups"
-    elif isinstance(error, DownloadFailedError):
-        what = "the archive could not be downloaded and verified; ask again"
-    else:
-        what = "the controller could not take the backup"
-    return f"backup failed: {what} (the status and debug-log of juju-backups say more)"
-
-
-def _requested_notes(request: BackupRequest) -> str:
-    reason = f"(reason: {request.reason})" if request.reason else ""
-    return " ".join(part for part in (request.notes, reason) if part)
-
-
-def _describe_archive(entry: Entry) -> str:
-    return f"{entry.id} ({_format_time(entry.when)}, {human_size(entry.size)})"
-
-
-def _overdue_since(parsed: schedule.Schedule, state: Scheduling, now: datetime) -> datetime | None:
-    """When the first missed run was due, if it was missed by more than one period."""
-    if state.expr != parsed.expr:
-        return None  # recorded under another schedule: nothing to compare with
-    reference = max(datetime.fromisoformat(at) for at in (state.since, state.last_run) if at)
-    due = parsed.next_after(reference)
-    return due if now > due + parsed.period_at(due) else None
-
-
-def _shorten(text: str, limit: int = STATUS_REASON_LENGTH) -> str:
-    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
 
 
 def _read_text(path: Path) -> str | None:

@@ -14,8 +14,12 @@ from __future__ import annotations
 
 import string
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from service import ControllerFacts
 
 FIELDS: frozenset[str] = frozenset(
     {
@@ -126,6 +130,39 @@ def values_for(
         "time": utc.strftime("%H:%M:%S"),
         "timestamp": utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
+
+
+def maker(
+    template: str, *, trigger: str, unit: str, app: str, model: str, extra: str = ""
+) -> Callable[[ControllerFacts], str]:
+    """The notes of one backup, rendered once the service knows the controller.
+
+    Args:
+        template: the notes-template option.
+        trigger: ``manual``, ``scheduled`` or the requesting application.
+        unit: the unit running the backup.
+        app: its application.
+        model: the model the charm is deployed in.
+        extra: text added after the rendered template (a requester's notes), if any.
+
+    Returns:
+        A function of the controller's facts that returns the cleaned notes.
+    """
+
+    def make(facts: ControllerFacts) -> str:
+        values = values_for(
+            trigger=trigger,
+            unit=unit,
+            app=app,
+            model=model,
+            controller=facts.uuid,
+            juju_version=facts.version,
+            now=datetime.now(timezone.utc),
+        )
+        rendered = render(template, values)
+        return clean(": ".join(part for part in (rendered, extra) if part))
+
+    return make
 
 
 def clean(text: str) -> str:

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
+from catalogue import Entry
 from inventory import BackupDetails, BackupListing, BackupRow, Removal, clean_metadata
 from restore import RestoreOutcome, RestorePlan
 from service import human_size
@@ -268,6 +269,88 @@ def string_metadata(metadata: Mapping[str, Any]) -> dict[str, str]:
         for key, value in clean_metadata(metadata).items()
         if isinstance(key, str) and _KEY.fullmatch(key)
     }
+
+
+def backup_results(entry: Entry) -> dict[str, Any]:
+    """The create-backup action's results: Juju-legal keys, no CA material.
+
+    Args:
+        entry: the stored backup.
+
+    Returns:
+        A nested mapping of strings.
+    """
+    # No CA material, no "unknown" values, and what the controller wrote made safe for Juju.
+    metadata = string_metadata(entry.metadata)
+    return {
+        "backup-id": entry.id,
+        "archive": str(entry.archive),
+        "size": str(entry.size),
+        "size-human": human_size(entry.size),
+        "stored-at": _stamp(entry.stored_at),
+        "downloaded-from": entry.source,
+        "metadata": metadata,
+    }
+
+
+def prune_results(
+    chosen: list[Entry], *, dry_run: bool, policy: str, remaining: int
+) -> dict[str, str]:
+    """The prune-backups action's results.
+
+    Args:
+        chosen: the archives removed, or that would be.
+        dry_run: whether they were only chosen.
+        policy: the retention policy in words.
+        remaining: how many archives of the application are on the storage now.
+
+    Returns:
+        A flat mapping of strings.
+    """
+    count = len(chosen)
+    total = remaining if dry_run else remaining + count
+    archives = "archive" if total == 1 else "archives"
+    if dry_run:
+        summary = f"{count} of {total} {archives} would be removed"
+        if count:
+            summary += " (run prune-backups dry-run=false to remove them)"
+    else:
+        summary = f"removed {count} of {total} {archives}"
+    results = {"dry-run": str(dry_run).lower(), "policy": policy, "summary": summary}
+    if chosen:
+        results["archives"] = "\n".join(describe_archive(entry) for entry in chosen)
+    return results
+
+
+def describe_archive(entry: Entry) -> str:
+    """One archive in a line: its id, when it was taken and its size."""
+    return f"{entry.id} ({_stamp(entry.when)}, {human_size(entry.size)})"
+
+
+def last_backup_record(entry: Entry) -> dict[str, Any]:
+    """What the status remembers of the newest backup (kept in StoredState)."""
+    return {"id": entry.id, "at": _stamp(entry.when), "size": entry.size}
+
+
+def status_summary(last_backup: Mapping[str, Any] | None, failed_at: str | None) -> str:
+    """The backups' part of the Active status.
+
+    Args:
+        last_backup: the record :func:`last_backup_record` made of the newest backup, if any.
+        failed_at: when the last attempt failed, if it did (and nothing else was wrong).
+
+    Returns:
+        One line.
+    """
+    text = (
+        f"last backup {last_backup['id']} at {last_backup['at']} "
+        f"({human_size(int(last_backup['size']))})"
+        if last_backup
+        else "ready; no backup taken yet (run create-backup)"
+    )
+    if failed_at is not None:
+        text += f"; the attempt at {failed_at} failed (see juju show-operation)"
+    return text
 
 
 def _result_text(value: object) -> str:

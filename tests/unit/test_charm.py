@@ -24,6 +24,7 @@ from ops import testing
 
 import charm as charm_module
 import lock
+import reports
 import service
 from catalogue import Catalogue, Entry
 from charm import LOCK_NAME, JujuBackupsCharm
@@ -699,7 +700,7 @@ def test_results_never_carry_ca_material(tmp_path: Path) -> None:
         source="10.0.0.1:17070",
     )
 
-    results = charm_module.backup_results(entry)
+    results = reports.backup_results(entry)
 
     assert results["metadata"] == {"id": "b1", "ha-nodes": "3"}
     assert results["stored-at"] == "2026-12-04 15:19:00 UTC"

@@ -250,3 +250,19 @@ def test_clean_limits_length() -> None:
 
 def test_template_error_is_a_value_error() -> None:
     assert issubclass(TemplateError, ValueError)
+
+
+def test_maker_renders_the_template_once_the_controller_is_known() -> None:
+    from service import ControllerFacts
+
+    make = notes.maker(
+        "{trigger} {unit} {app} {model} {controller} {juju-version}",
+        trigger="manual",
+        unit="juju-backups/0",
+        app="juju-backups",
+        model="controller",
+        extra="asked\nby app",
+    )
+    assert make(ControllerFacts(uuid="c-uuid", version="3.6.27")) == (
+        "manual juju-backups/0 juju-backups controller c-uuid 3.6.27: asked by app"
+    )

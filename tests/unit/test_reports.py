@@ -7,14 +7,19 @@ import json
 import re
 from pathlib import Path
 
+from catalogue import Entry
 from inventory import BackupListing, BackupRow, Removal, RemovalOutcome
 from reports import (
+    describe_archive,
+    last_backup_record,
     listing_results,
     outcome_results,
     plan_results,
+    prune_results,
     removal_failure,
     render_json,
     render_table,
+    status_summary,
     string_metadata,
 )
 from restore import RestoreOutcome, RestorePlan
@@ -175,3 +180,50 @@ def test_a_long_removal_failure_names_the_first_few() -> None:
 
     assert message.startswith("5000 of 5001 could not be removed: id0: no backup id0; id1: ")
     assert message.endswith("id4: no backup id4; and 4995 more (see the results)")
+
+
+def archive_entry(backup_id: str = "b1", size: int = 1536) -> Entry:
+    return Entry(
+        id=backup_id,
+        archive=Path(f"/srv/{backup_id}.tar.gz"),
+        metadata={},
+        size=size,
+        started=WHEN,
+        stored_at=WHEN,
+        application="juju-backups",
+        trigger="manual",
+        source="10.0.0.1:17070",
+    )
+
+
+def test_describe_archive() -> None:
+    assert describe_archive(archive_entry()) == "b1 (2026-12-04 15:19:00 UTC, 1.5 KiB)"
+
+
+def test_prune_results_of_a_dry_run() -> None:
+    results = prune_results([archive_entry()], dry_run=True, policy="p", remaining=3)
+    assert results == {
+        "dry-run": "true",
+        "policy": "p",
+        "summary": "1 of 3 archives would be removed (run prune-backups dry-run=false to remove "
+        "them)",
+        "archives": "b1 (2026-12-04 15:19:00 UTC, 1.5 KiB)",
+    }
+
+
+def test_prune_results_of_a_removal() -> None:
+    assert prune_results([], dry_run=False, policy="p", remaining=1) == {
+        "dry-run": "false",
+        "policy": "p",
+        "summary": "removed 0 of 1 archive",
+    }
+
+
+def test_status_summary() -> None:
+    assert status_summary(None, None) == "ready; no backup taken yet (run create-backup)"
+    last = last_backup_record(archive_entry())
+    assert last == {"id": "b1", "at": "2026-12-04 15:19:00 UTC", "size": 1536}
+    assert status_summary(last, "then") == (
+        "last backup b1 at 2026-12-04 15:19:00 UTC (1.5 KiB); the attempt at then failed "
+        "(see juju show-operation)"
+    )
