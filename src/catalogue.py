@@ -21,16 +21,16 @@ import hashlib
 import json
 import os
 import re
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from atomicfile import PART_SUFFIX, write_atomically
+
 ARCHIVE_SUFFIX = ".tar.gz"
 METADATA_SUFFIX = ".json"
-PART_SUFFIX = ".part"
 FORMAT = 1
 CHUNK_SIZE = 1 << 20
 MAX_ID_LENGTH = 200
@@ -178,44 +178,6 @@ def _json_default(value: object) -> str:
     if isinstance(value, datetime):
         return format_time(value)
     raise TypeError(f"metadata value of type {type(value).__name__} is not JSON serialisable")
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_atomically(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Write a file so that readers see either the old content or all of the new.
-
-    The data goes to a hidden ``.part`` file beside the target, is synced, renamed over the
-    target, and the directory is synced so that the rename survives a crash.
-
-    Args:
-        path: the file to write.
-        data: its full content.
-        mode: the file's permission bits.
-    """
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}{PART_SUFFIX}")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-        try:
-            os.fchmod(fd, mode)  # the umask must not narrow what readers such as cron need
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-    _fsync_dir(path.parent)
 
 
 class Catalogue:

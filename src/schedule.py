@@ -14,16 +14,16 @@ here would be off by that zone's offset.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import NamedTuple
 
 from cronsim import CronSim, CronSimError
+
+from atomicfile import write_atomically
 
 DISPATCH = "JUJU_DISPATCH_PATH=hooks/scheduled-backup ./dispatch"
 CRON_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -209,27 +209,8 @@ def install(path: Path, content: str) -> None:
         )
     if not content.endswith("\n"):
         raise ValueError("cron ignores a last line that does not end with a newline")
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        try:
-            os.fchmod(fd, 0o644)  # the umask must not decide what cron may read
-            data = memoryview(content.encode())
-            while data:
-                data = data[os.write(fd, data) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    # The temporary file is hidden and has dots in its name: cron never runs it.
+    write_atomically(path, content.encode(), mode=0o644)
 
 
 def remove(path: Path) -> bool:
