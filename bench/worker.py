@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -274,6 +275,8 @@ def _charm_context(spec: Spec) -> tuple[Any, Any]:
 
     from charm import JujuBackupsCharm
 
+    # The charm runs as the leader, which writes its cron entry: keep it off the machine.
+    JujuBackupsCharm.cron_dir = Path(tempfile.mkdtemp(prefix="bench-cron."))
     root = Path(spec["repo"])
     ctx = testing.Context(
         JujuBackupsCharm,
