@@ -77,10 +77,21 @@ def pytest_runtest_makereport(
     return report
 
 
+def _whole_suite(config: pytest.Config) -> bool:
+    """Whether this run selected every case: no -k, -m, --lf, and no narrower path."""
+    option = config.option
+    if option.keyword or option.markexpr or getattr(option, "lf", False):
+        return False
+    targets = [Path(arg.split("::", 1)[0]).resolve() for arg in config.args]
+    return all("::" not in arg for arg in config.args) and all(
+        RESULTS.parent == target or RESULTS.parent.is_relative_to(target) for target in targets
+    )
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     items = [i for i in session.items if Path(str(i.path)).parent == RESULTS.parent]
-    if not items:
-        return
+    if not items or not _whole_suite(session.config):
+        return  # a partial run must not replace the table of the whole suite
     rows = session.config.stash[_ROWS]
     verdicts = session.config.stash[_VERDICTS]
     recorded = {row.nodeid for row in rows}

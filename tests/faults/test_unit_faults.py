@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from ops import testing
 
-import catalogue
+import atomicfile
 from juju_api import transfer
 from tests.faults.conftest import Record
 from tests.faults.harness import (
@@ -97,7 +97,8 @@ def test_storage_fills_while_writing_the_metadata(
     earlier, after_first = take_one(charm, sim)
     later(sim)
     disk = FullDisk(room=0)
-    monkeypatch.setattr(catalogue, "os", disk)
+    # The metadata file is written by atomicfile.write_atomically.
+    monkeypatch.setattr(atomicfile, "os", disk)
 
     run = charm.action("create-backup", after_first, **{"keep-copy": True})
 
