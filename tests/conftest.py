@@ -6,21 +6,9 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from charm import JujuBackupsCharm
 from tests.jujusim import Simulator
 
 MakeSim = Callable[..., Simulator]
-
-
-@pytest.fixture(autouse=True)
-def _charm_cron_dir(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Keep the charm's cron entries out of the machine's /etc/cron.d: each test has its own.
-
-    Any test may run a hook as the leader, which writes the entry.
-    """
-    monkeypatch.setattr(JujuBackupsCharm, "cron_dir", tmp_path_factory.mktemp("cron.d"))
 
 
 @pytest.fixture

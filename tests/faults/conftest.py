@@ -78,9 +78,9 @@ def pytest_runtest_makereport(
 
 
 def _whole_suite(config: pytest.Config) -> bool:
-    """Whether this run selected every case: no -k, -m, --lf, and no narrower path."""
+    """Whether this run ran every case: no -k, -m, --lf, --collect-only or narrower path."""
     option = config.option
-    if option.keyword or option.markexpr or getattr(option, "lf", False):
+    if option.keyword or option.markexpr or option.collectonly or getattr(option, "lf", False):
         return False
     targets = [Path(arg.split("::", 1)[0]).resolve() for arg in config.args]
     return all("::" not in arg for arg in config.args) and all(

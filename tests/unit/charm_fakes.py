@@ -1,4 +1,4 @@
-"""What the schedule and relation tests of the charm share: the context, states, a fake service.
+"""What the unit tests of the charm share: the context, states, a fake service.
 
 The fake replaces service.BackupService only: the charm's config, secrets, catalogue, lock,
 cron entry and relation library are the real ones.
@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 APP = "juju-backups"
 CONTROLLER_UUID = "0e3a6b2c-1c47-4e1c-8d0e-5f6a7b8c9d0e"
 CONTROLLER_VERSION = "3.6.27"
+MODEL_UUID = "6f8e1c2a-3b4d-4e5f-8a9b-0c1d2e3f4a5b"
 PASSWORD = "s3cret-Pa55"
 ENDPOINTS = "10.0.0.1:17070,10.0.0.2:17070"
 CA = (
@@ -95,7 +96,7 @@ def add_archive(
 
 
 def cron_file() -> Path:
-    # tests/conftest.py gives every test its own cron directory.
+    # tests/unit/conftest.py gives every test its own cron directory.
     return JujuBackupsCharm.cron_dir / f"juju-backups-{APP}"
 
 
@@ -114,12 +115,21 @@ class Call:
 class Behaviour:
     """Programs the fake service and records what the charm asked of it."""
 
+    # Raised by the next creates, one each; once they are used up, `create_error` (if set) is
+    # raised by every create.
     errors: list[Exception] = dataclasses.field(default_factory=list)
+    create_error: Exception | None = None
     calls: list[Call] = dataclasses.field(default_factory=list)
     # Run while the backup is "in progress" (inside the lock), e.g. to change the world.
     during_create: Callable[[], None] | None = None
     checks: int = 0
     check_error: Exception | None = None
+    # "create" and "check", in the order the charm asked for them.
+    requests: list[str] = dataclasses.field(default_factory=list)
+    # Every service the charm built, with the access and settings it was given.
+    services: list[FakeService] = dataclasses.field(default_factory=list)
+    # When every backup starts, so all have this one id; None: distinct, increasing times.
+    started: datetime | None = None
 
 
 @dataclasses.dataclass
@@ -157,25 +167,38 @@ class FakeService:
         keep_copy: bool,
         trigger: str,
     ) -> Entry:
-        if not isinstance(notes, str):
+        if not isinstance(notes, str):  # the notes template, filled in after the login
             notes = notes(service.ControllerFacts(CONTROLLER_UUID, CONTROLLER_VERSION))
         self.behaviour.calls.append(Call(notes, keep_copy, trigger))
+        self.behaviour.requests.append("create")
+        self.log(f"creating backup on controller {CONTROLLER_VERSION} at 10.0.0.1:17070")
         if self.behaviour.during_create is not None:
             self.behaviour.during_create()
         if self.behaviour.errors:
             raise self.behaviour.errors.pop(0)
-        number = len(self.behaviour.calls)
-        # Distinct, increasing ids and start times, like a controller's.
-        started = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=number)
+        if self.behaviour.create_error is not None:
+            raise self.behaviour.create_error
+        started = self.behaviour.started
+        if started is None:
+            # Distinct, increasing ids and start times, like a controller's.
+            number = len(self.behaviour.calls)
+            started = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=number)
         backup_id = f"juju-backup-{started:%Y%m%d-%H%M%S}.tar.gz"
         self.catalogue.archive_path(backup_id).write_bytes(b"archive bytes")
+        self.log("downloading 100%")
+        self.log("checksum verified")
+        # What a controller's metadata holds, "unknown" values (None, Go's zero time) included.
         metadata = {
             "id": backup_id,
             "checksum": "abc=",
+            "checksum-format": "SHA-1, base64 encoded",
             "size": 13,
-            "started": started.isoformat(),
+            "started": f"{started:%Y-%m-%dT%H:%M:%SZ}",
+            "stored": "0001-01-01T00:00:00Z",
             "notes": notes,
             "version": CONTROLLER_VERSION,
+            "series": None,
+            "filename": f"/tmp/{backup_id}",
         }
         return self.catalogue.add(
             backup_id, metadata, application=self.application, trigger=trigger, source="10.0.0.1"
@@ -183,16 +206,19 @@ class FakeService:
 
     def check(self) -> service.ControllerCheck:
         self.behaviour.checks += 1
+        self.behaviour.requests.append("check")
         if self.behaviour.check_error is not None:
             raise self.behaviour.check_error
-        return service.ControllerCheck(CONTROLLER_VERSION, "10.0.0.1:17070", "model-uuid")
+        return service.ControllerCheck(CONTROLLER_VERSION, "10.0.0.1:17070", MODEL_UUID)
 
 
 def install_fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Behaviour:
     behaviour = Behaviour()
 
     def build(access: service.ControllerAccess, catalogue: Catalogue, **kwargs: Any) -> Any:
-        return FakeService(access, catalogue, behaviour=behaviour, **kwargs)
+        made = FakeService(access, catalogue, behaviour=behaviour, **kwargs)
+        behaviour.services.append(made)
+        return made
 
     monkeypatch.setattr(charm_module, "BackupService", build)
     monkeypatch.setattr(JujuBackupsCharm, "agents_dir", tmp_path / "agents")

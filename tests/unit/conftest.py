@@ -1,10 +1,13 @@
-"""Unit tests open no network sockets: the guard makes any attempt fail loudly."""
+"""Unit tests open no network sockets (the guard makes any attempt fail loudly), and each has
+its own cron directory."""
 
 from __future__ import annotations
 
 import socket
 
 import pytest
+
+from tests.charm_cron import isolate_cron_dir
 
 
 class _NetworkGuardSocket(socket.socket):
@@ -19,3 +22,10 @@ class _NetworkGuardSocket(socket.socket):
 @pytest.fixture(autouse=True)
 def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket, "socket", _NetworkGuardSocket)
+
+
+@pytest.fixture(autouse=True)
+def _charm_cron_dir(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    isolate_cron_dir(tmp_path_factory, monkeypatch)

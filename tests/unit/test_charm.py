@@ -13,7 +13,7 @@ import datetime
 import json
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +22,12 @@ import pytest
 import yaml
 from ops import testing
 
-import charm as charm_module
 import lock
 import reports
 import service
-from catalogue import Catalogue, Entry
+from catalogue import Entry
 from charm import LOCK_NAME, JujuBackupsCharm
+from tests.unit.charm_fakes import MODEL_UUID, Behaviour, Call, install_fake
 
 ROOT = Path(__file__).resolve().parents[2]
 CA = (
@@ -37,8 +37,6 @@ CA = (
 )
 OTHER_CA = CA.replace("MIIBszCC", "MIIBtDCC")
 KEY_RESULT = re.compile(r"^[a-z0-9](?:[a-z0-9-.]*[a-z0-9])?$")
-MODEL_UUID = "6f8e1c2a-3b4d-4e5f-8a9b-0c1d2e3f4a5b"
-CONTROLLER_UUID = "0e3a6b2c-1c47-4e1c-8d0e-5f6a7b8c9d0e"
 
 
 def charm_context(**kwargs: Any) -> testing.Context[JujuBackupsCharm]:
@@ -56,79 +54,10 @@ def charm_context(**kwargs: Any) -> testing.Context[JujuBackupsCharm]:
     )
 
 
-@dataclasses.dataclass
-class FakeService:
-    """Stands in for service.BackupService; records how the charm built and called it."""
-
-    access: service.ControllerAccess
-    catalogue: Catalogue
-    application: str
-    lock_path: Path
-    timeout: float
-    create_timeout: float
-    log: Callable[[str], None]
-    behaviour: Behaviour
-
-    def create(
-        self,
-        notes: str | Callable[[service.ControllerFacts], str],
-        *,
-        keep_copy: bool = False,
-        trigger: str = "manual",
-    ) -> Entry:
-        if not isinstance(notes, str):  # the notes template, filled in after the login
-            notes = notes(service.ControllerFacts(CONTROLLER_UUID, "3.6.27"))
-        self.behaviour.calls.append(("create", {"notes": notes, "keep_copy": keep_copy}))
-        self.log("creating backup on controller 3.6.27 at 10.0.0.1:17070")
-        if self.behaviour.create_error is not None:
-            raise self.behaviour.create_error
-        backup_id = "juju-backup-20261204-151900.tar.gz"
-        self.catalogue.archive_path(backup_id).write_bytes(b"archive bytes")
-        self.log("downloading 100%")
-        self.log("checksum verified")
-        metadata = {
-            "id": backup_id,
-            "checksum": "abc=",
-            "checksum-format": "SHA-1, base64 encoded",
-            "size": 13,
-            "started": "2026-12-04T15:19:00Z",
-            "stored": "0001-01-01T00:00:00Z",
-            "notes": notes,
-            "version": "3.6.27",
-            "series": None,
-            "filename": "/tmp/juju-backup-20261204-151900.tar.gz",
-        }
-        return self.catalogue.add(
-            backup_id, metadata, application=self.application, trigger=trigger, source="10.0.0.1"
-        )
-
-    def check(self) -> service.ControllerCheck:
-        self.behaviour.calls.append(("check", {}))
-        if self.behaviour.check_error is not None:
-            raise self.behaviour.check_error
-        return service.ControllerCheck("3.6.27", "10.0.0.1:17070", MODEL_UUID)
-
-
-@dataclasses.dataclass
-class Behaviour:
-    create_error: Exception | None = None
-    check_error: Exception | None = None
-    calls: list[tuple[str, dict[str, Any]]] = dataclasses.field(default_factory=list)
-    services: list[FakeService] = dataclasses.field(default_factory=list)
-
-
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Behaviour:
-    behaviour = Behaviour()
-
-    def build(access: service.ControllerAccess, catalogue: Catalogue, **kwargs: Any) -> Any:
-        made = FakeService(access, catalogue, behaviour=behaviour, **kwargs)
-        behaviour.services.append(made)
-        return made
-
-    monkeypatch.setattr(charm_module, "BackupService", build)
-    monkeypatch.setattr(JujuBackupsCharm, "agents_dir", tmp_path / "agents")
-    monkeypatch.delenv("JUJU_API_ADDRESSES", raising=False)
+    behaviour = install_fake(monkeypatch, tmp_path)
+    behaviour.started = datetime.datetime(2026, 12, 4, 15, 19, tzinfo=datetime.timezone.utc)
     return behaviour
 
 
@@ -209,7 +138,8 @@ def test_create_backup_stores_and_reports(fake: Behaviour) -> None:
         "downloading 100%",
         "checksum verified",
     ]
-    assert fake.calls == [("create", {"notes": "before upgrade", "keep_copy": False})]
+    assert fake.requests == ["create"]
+    assert fake.calls == [Call("before upgrade", keep_copy=False, trigger="manual")]
     assert isinstance(out.unit_status, testing.ActiveStatus)
     assert out.unit_status.message.startswith(
         "last backup juju-backup-20261204-151900.tar.gz at 2026-12-04 15:19:00 UTC (13 B)"
@@ -265,8 +195,9 @@ def test_keep_copy_param_overrides_config(
         ctx.on.action("create-backup", params=params), ready_state(**{"keep-copy": config_keep})
     )
 
-    ((name, call),) = fake.calls
-    assert (name, call["keep_copy"]) == ("create", expected)
+    assert fake.requests == ["create"]
+    (call,) = fake.calls
+    assert call.keep_copy == expected
 
 
 def test_defaults_come_from_the_hosting_controller(
@@ -350,7 +281,7 @@ def test_secret_not_granted_blocks(fake: Behaviour) -> None:
     )
     message, _ = create_fails(ctx, state)
     assert f"juju grant-secret {missing} juju-backups" in message
-    assert fake.calls == []
+    assert fake.requests == []
 
 
 def test_secret_permission_denied_blocks(fake: Behaviour, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -461,7 +392,7 @@ def test_ready_without_backup_says_how_to_take_one(fake: Behaviour) -> None:
     assert out.unit_status.message.startswith(
         "ready; no backup taken yet (run create-backup); next backup "
     )
-    assert fake.calls == []  # nothing remembered to recheck: update-status stays offline
+    assert fake.requests == []  # nothing remembered to recheck: update-status stays offline
 
 
 # -- failures the service reports -------------------------------------------------------------
@@ -560,7 +491,7 @@ def test_config_change_rechecks_and_clears_a_fixed_problem(fake: Behaviour) -> N
 
     out = ctx.run(ctx.on.config_changed(), after)
 
-    assert ("check", {}) in fake.calls
+    assert "check" in fake.requests
     assert isinstance(out.unit_status, testing.ActiveStatus)
     # The leader's status goes on with the schedule.
     assert out.unit_status.message.startswith(
@@ -618,13 +549,13 @@ def test_update_status_rechecks_only_transient_problems(fake: Behaviour) -> None
     assert out.unit_status.message.startswith(
         "ready; no backup taken yet (run create-backup); next backup "
     )
-    assert [name for name, _ in fake.calls] == ["create", "check", "check"]
+    assert fake.requests == ["create", "check", "check"]
 
     # A blocked problem is not rechecked on every update-status: the operator must act.
     fake.create_error = service.AccessDeniedError("wrong password")
     _, after = create_fails(ctx, out)
     ctx.run(ctx.on.update_status(), after)
-    assert [name for name, _ in fake.calls] == ["create", "check", "check", "create"]
+    assert fake.requests == ["create", "check", "check", "create"]
 
 
 @pytest.mark.parametrize("event", ["install", "start", "upgrade_charm"])
