@@ -204,9 +204,7 @@ class JujuBackupsCharm(ops.CharmBase):
         started = _utcnow()
         self._record_scheduled_run(started)
         try:
-            config = self._load_config()
-            access = self._controller_access(config)
-            root = self._storage_root()
+            config, access, root = self._setup_for_backups()
         except CharmSetupError as error:
             logger.error("scheduled backup not taken: %s", error)
             self._record_scheduled_failure(started, str(error))
@@ -237,9 +235,7 @@ class JujuBackupsCharm(ops.CharmBase):
     def _on_create_backup_action(self, event: ops.ActionEvent) -> None:
         params = event.load_params(CreateBackupParams, errors="fail")
         try:
-            config = self._load_config()
-            access = self._controller_access(config)
-            root = self._storage_root()
+            config, access, root = self._setup_for_backups()
         except CharmSetupError as error:
             event.fail(str(error))
             return
@@ -519,9 +515,7 @@ class JujuBackupsCharm(ops.CharmBase):
 
     def _check_controller(self) -> None:
         try:
-            config = self._load_config()
-            access = self._controller_access(config)
-            root = self._storage_root()
+            config, access, root = self._setup_for_backups()
         except CharmSetupError:
             return  # collect-status reports it; nothing to check yet
         try:

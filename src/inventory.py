@@ -50,8 +50,7 @@ class BackupRow:
     @property
     def locations(self) -> tuple[str, ...]:
         """Where copies live: ``("unit",)``, ``("controller",)`` or both."""
-        where = (UNIT,) if self.archive is not None else ()
-        return (*where, CONTROLLER) if self.on_controller else where
+        return _locations(on_unit=self.archive is not None, on_controller=self.on_controller)
 
 
 @dataclass(frozen=True)
@@ -100,8 +99,7 @@ class BackupDetails:
     @property
     def locations(self) -> tuple[str, ...]:
         """Where copies live."""
-        where = (UNIT,) if self.local is not None else ()
-        return (*where, CONTROLLER) if self.on_controller else where
+        return _locations(on_unit=self.local is not None, on_controller=self.on_controller)
 
 
 @dataclass(frozen=True)
@@ -236,6 +234,11 @@ def clean_metadata(metadata: Mapping[str, Any]) -> dict[str, Any]:
         and value != ""
         and not (key in ("stored", "started", "finished") and parse_time(value) is None)
     }
+
+
+def _locations(*, on_unit: bool, on_controller: bool) -> tuple[str, ...]:
+    where = (UNIT,) if on_unit else ()
+    return (*where, CONTROLLER) if on_controller else where
 
 
 def _text(value: object) -> str:

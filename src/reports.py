@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from catalogue import Entry
+from catalogue import Entry, format_time
 from inventory import BackupDetails, BackupListing, BackupRow, Removal, clean_metadata
 from restore import RestoreOutcome, RestorePlan
 from service import human_size
@@ -95,7 +95,7 @@ def render_json(rows: Sequence[BackupRow]) -> str:
         [
             {
                 "id": row.id,
-                "started": _rfc3339(row.started) if row.started else None,
+                "started": format_time(row.started) if row.started else None,
                 "size": row.size,
                 "notes": row.notes,
                 "checksum": row.checksum,
@@ -370,10 +370,6 @@ def _time(value: datetime) -> str:
 
 def _stamp(value: datetime) -> str:
     return f"{_time(value)} UTC"
-
-
-def _rfc3339(value: datetime) -> str:
-    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def _one_line(text: str, width: int) -> str:

@@ -20,12 +20,11 @@ restore with the standalone juju-restore tool, and where the archive is on the u
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
@@ -36,7 +35,6 @@ from juju_api import (
     BackupMetadata,
     Backups,
     Connection,
-    connect,
     parse_version,
     upload_backup,
     with_retries,
@@ -47,7 +45,6 @@ from juju_api.errors import (
     ConnectionFailed,
     DownloadError,
     JujuError,
-    NotFound,
     ProtocolError,
     RestoreInProgress,
     RetryableError,
@@ -56,7 +53,6 @@ from juju_api.errors import (
     UnsupportedByController,
 )
 from service import (
-    AlreadyRunningError,
     BackupService,
     ControllerAccess,
     ServiceError,
@@ -338,7 +334,7 @@ class RestoreService(BackupService):
                 controller that cannot restore, an unfinished restore); the message says why.
         """
         self._check_id(backup_id)
-        with self._exclusive(f"restore check of {backup_id}"):
+        with self._exclusive(f"restore check of {backup_id}", action="restore"):
             pending = read_state(self._state_path)
             if pending is not None:
                 raise RestoreRefusedError(
@@ -363,7 +359,7 @@ class RestoreService(BackupService):
             ServiceError: with what happened, what state the controller is in and what to do.
         """
         self._check_id(backup_id)
-        with self._exclusive(f"restore of {backup_id}"):
+        with self._exclusive(f"restore of {backup_id}", action="restore"):
             pending = read_state(self._state_path)
             if pending is not None and pending.step == RESTORING:
                 self._log(f"finishing the earlier {pending.describe()}")
@@ -412,17 +408,6 @@ class RestoreService(BackupService):
 
     # -- steps -----------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _exclusive(self, description: str) -> Iterator[None]:
-        try:
-            with lock.exclusive(self._lock_path, description):
-                yield
-        except lock.Busy as busy:
-            raise AlreadyRunningError(
-                f"another backup operation is running on this unit: {busy.holder}; wait for "
-                "it to finish, then run restore again"
-            ) from None
-
     def _plan(self, conn: Connection, backup_id: str, unit: str) -> RestorePlan:
         version = conn.server_version
         backups = self._backups(conn)
@@ -434,7 +419,7 @@ class RestoreService(BackupService):
                     f"controller {version} keeps none of its own. Run list-backups to see the ids"
                 )
             raise RestoreUnsupportedError(_no_api_restore(version, local.archive, unit))
-        remote = self._lookup(lambda: _info_or_none(backups, backup_id, self._timeout))
+        remote = self._lookup(lambda: self._info_or_none(backups, backup_id))
         if local is None and remote is None:
             raise UnknownBackupError(
                 f"no backup {backup_id} on this unit ({self._catalogue.root}), nor in the store "
@@ -558,7 +543,7 @@ class RestoreService(BackupService):
             raise UploadRejectedError(
                 f"the upload of backup {backup_id} failed: {error}"
             ) from None
-        copy = self._lookup(lambda: _info_or_none(backups, uploaded, self._timeout))
+        copy = self._lookup(lambda: self._info_or_none(backups, uploaded))
         expected = str(entry.metadata.get("checksum") or "")
         if copy is None or copy.checksum != expected:
             found = "nothing" if copy is None else f"checksum {copy.checksum}"
@@ -667,14 +652,7 @@ class RestoreService(BackupService):
     def _reconnect(self, state: RestoreState) -> Connection:
         access = self._access
         try:
-            return connect(
-                access.endpoints,
-                access.ca_cert,
-                access.username,
-                access.password,
-                model_uuid=state.model_uuid or None,
-                timeout=self._timeout,
-            )
+            return self._open(state.model_uuid or None)
         except TLSVerificationFailed as error:
             raise ServiceError(
                 f"the controller came back from the restore with a certificate that "
@@ -747,13 +725,6 @@ class RestoreService(BackupService):
 
     def _clear(self) -> None:
         self._state_path.unlink(missing_ok=True)
-
-
-def _info_or_none(backups: Backups, backup_id: str, timeout: float) -> BackupMetadata | None:
-    try:
-        return backups.info(backup_id, timeout=timeout)
-    except NotFound:
-        return None
 
 
 def _no_api_restore(version: str, archive: Path, unit: str) -> str:

@@ -26,7 +26,6 @@ from catalogue import (
     Entry,
     InvalidBackupId,
     checksum,
-    validate_id,
 )
 from inventory import BackupDetails, BackupListing, Removal, RemovalOutcome, merge
 from juju_api import (
@@ -296,14 +295,8 @@ class BackupService:
         Raises:
             ServiceError: with the reason and the fix; nothing is left on the storage.
         """
-        try:
-            with lock.exclusive(self._lock_path, f"create-backup ({trigger})"):
-                return self._create_locked(notes, keep_copy=keep_copy, trigger=trigger)
-        except lock.Busy as busy:
-            raise AlreadyRunningError(
-                f"another backup operation is running on this unit: {busy.holder}; wait for "
-                "it to finish, then run create-backup again"
-            ) from None
+        with self._exclusive(f"create-backup ({trigger})", action="create-backup"):
+            return self._create_locked(notes, keep_copy=keep_copy, trigger=trigger)
 
     def _create_locked(
         self, notes: str | Callable[[ControllerFacts], str], *, keep_copy: bool, trigger: str
@@ -415,14 +408,8 @@ class BackupService:
             raise InvalidBackupIdError(
                 "no backup ids given: pass backup-ids=<id>[,<id>...] (see list-backups)"
             )
-        try:
-            with lock.exclusive(self._lock_path, f"remove-backups ({', '.join(wanted)})"):
-                return self._remove_locked(wanted)
-        except lock.Busy as busy:
-            raise AlreadyRunningError(
-                f"another backup operation is running on this unit: {busy.holder}; wait for "
-                "it to finish, then run remove-backups again"
-            ) from None
+        with self._exclusive(f"remove-backups ({', '.join(wanted)})", action="remove-backups"):
+            return self._remove_locked(wanted)
 
     def _remove_locked(self, ids: list[str]) -> Removal:
         invalid: dict[str, str] = {}
@@ -458,8 +445,7 @@ class BackupService:
 
     def _check_id(self, backup_id: str) -> None:
         try:
-            validate_id(backup_id)
-            self._catalogue.archive_path(backup_id)
+            self._catalogue.archive_path(backup_id)  # validates the id, and more
         except InvalidBackupId as error:
             raise InvalidBackupIdError(f"{error}; run list-backups to see the ids") from None
 
@@ -486,19 +472,15 @@ class BackupService:
         return found, f"controller {version} keeps {count} in its own store"
 
     def _controller_info(self, backup_id: str) -> tuple[BackupMetadata | None, str]:
-        def info() -> BackupMetadata | None:
-            try:
-                return backups.info(backup_id, timeout=self._timeout)
-            except NotFound:
-                return None
-
         try:
             with self._connect() as conn:
                 backups = self._backups(conn)
                 version = conn.server_version
                 if "info" not in backups.capabilities:
                     return None, _keeps_nothing(version)
-                found = self._ask(info, "looking the backup up")
+                found = self._ask(
+                    lambda: self._info_or_none(backups, backup_id), "looking the backup up"
+                )
         except ServiceError as error:
             self._log(f"showing what this unit knows only: {error}")
             return None, f"the controller was not asked ({error})"
@@ -537,6 +519,12 @@ class BackupService:
                 removal.errors[result.id] = f"the controller refused to remove it: {result.error}"
         return removal
 
+    def _info_or_none(self, backups: Backups, backup_id: str) -> BackupMetadata | None:
+        try:
+            return backups.info(backup_id, timeout=self._timeout)
+        except NotFound:
+            return None
+
     def _ask(self, call: Callable[[], T], doing: str) -> T:
         """Make a read-only or idempotent call, retrying the controller's "not now" answers."""
         try:
@@ -551,6 +539,18 @@ class BackupService:
     # -- steps -----------------------------------------------------------------------------
 
     @contextlib.contextmanager
+    def _exclusive(self, description: str, *, action: str) -> Iterator[None]:
+        """Hold the unit's one-operation lock; ``action`` is what the operator runs again."""
+        try:
+            with lock.exclusive(self._lock_path, description):
+                yield
+        except lock.Busy as busy:
+            raise AlreadyRunningError(
+                f"another backup operation is running on this unit: {busy.holder}; wait for "
+                f"it to finish, then run {action} again"
+            ) from None
+
+    @contextlib.contextmanager
     def _connect(self) -> Iterator[Connection]:
         """A connection to the controller model, its UUID looked up when not configured."""
         model_uuid = self._access.model_uuid
@@ -563,24 +563,25 @@ class BackupService:
         finally:
             conn.close()
 
+    def _open(self, model_uuid: str | None) -> Connection:
+        """One login, Juju's errors as they come: callers say what each means."""
+        access = self._access
+        return connect(
+            access.endpoints,
+            access.ca_cert,
+            access.username,
+            access.password,
+            model_uuid=model_uuid,
+            timeout=self._timeout,
+        )
+
     def _login(self, model_uuid: str | None) -> Connection:
         access = self._access
         where = ", ".join(access.endpoints)
-
-        def attempt() -> Connection:
-            return connect(
-                access.endpoints,
-                access.ca_cert,
-                access.username,
-                access.password,
-                model_uuid=model_uuid,
-                timeout=self._timeout,
-            )
-
         last: JujuError | None = None
         for number in range(1, CONNECT_ATTEMPTS + 1):
             try:
-                conn = attempt()
+                conn = self._open(model_uuid)
             except TLSVerificationFailed as error:
                 raise CertificateMismatchError(
                     f"{access.ca_source} does not match the controller at {where} ({error}): "
